@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// The `swiftlet` command: one binary for the agent, the API server and the host-side verbs.
+@main
+struct Swiftlet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swiftlet",
+        abstract: "A Kubernetes node agent on raw Linux primitives.",
+        subcommands: [])
+}
