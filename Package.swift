@@ -30,12 +30,14 @@ let package = Package(
         // Capabilities and seccomp profiles compiled to BPF.
         .target(name: "LinuxSecurity", dependencies: ["CSystemLibs", "LinuxPrimitives"]),
         .target(name: "Images", dependencies: ["LinuxPrimitives", "CLinux"]),
-        .target(name: "Runtime", dependencies: ["LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
+        .target(name: "Runtime", dependencies: ["ShimProtocol", "LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
                                                 .product(name: "Logging", package: "swift-log")]),
         .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
         .target(name: "ServiceProxy", dependencies: ["LinuxNetlink", "KubeAPI", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
-        .executableTarget(name: "swiftlet-shim", dependencies: ["LinuxPrimitives", "CLinux"],
+        // What the agent and a pod's shim say to each other (Foundation-free).
+        .target(name: "ShimProtocol", dependencies: ["LinuxPrimitives"]),
+        .executableTarget(name: "swiftlet-shim", dependencies: ["ShimProtocol", "LinuxPrimitives", "CLinux"],
                           swiftSettings: [.unsafeFlags(["-Osize"])],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .executableTarget(name: "swiftlet", dependencies: [
@@ -45,5 +47,6 @@ let package = Package(
         ]),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "LinuxPrimitives", "LinuxSecurity", "ShimProtocol"]),
     ]
 )
