@@ -250,7 +250,8 @@ static pid_t clone3_call(uint64_t flags, int cgroup_fd, int *pidfd_out) {
     memset(&args, 0, sizeof(args));
     args.flags = flags | CLONE_PIDFD;
     args.pidfd = (uint64_t)(uintptr_t)pidfd_out;
-    args.exit_signal = SIGCHLD;
+    // With CLONE_PARENT the kernel takes the exit signal from the caller; clone3 refuses one here.
+    args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
     if (cgroup_fd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)cgroup_fd;
