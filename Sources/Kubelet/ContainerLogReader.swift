@@ -2,13 +2,19 @@ import Foundation
 
 /// Reads CRI log files (`<time> <stream> <P|F> <text>`) back into what `kubectl logs` shows:
 /// partial lines joined, optional timestamps, the last N lines, and following a live file.
-struct ContainerLogReader: Sendable {
-    let path: String
-    var timestamps = false
-    var tailLines: Int? = nil
+public struct ContainerLogReader: Sendable {
+    public let path: String
+    public var timestamps = false
+    public var tailLines: Int? = nil
+
+    public init(path: String, timestamps: Bool = false, tailLines: Int? = nil) {
+        self.path = path
+        self.timestamps = timestamps
+        self.tailLines = tailLines
+    }
 
     /// Whole log as the user sees it, plus the byte offset reached (for following).
-    func read() -> (text: [UInt8], offset: UInt64) {
+    public func read() -> (text: [UInt8], offset: UInt64) {
         guard let data = FileManager.default.contents(atPath: path) else { return ([], 0) }
         let complete = data.lastIndex(of: 0x0A).map { data.index(after: $0) } ?? data.startIndex
         var lines = render(Array(data[data.startIndex..<complete]))
@@ -51,7 +57,7 @@ struct ContainerLogReader: Sendable {
     }
 
     /// New complete records after `offset`, rendered; returns the new offset.
-    func readFrom(_ offset: UInt64) -> (text: [UInt8], offset: UInt64) {
+    public func readFrom(_ offset: UInt64) -> (text: [UInt8], offset: UInt64) {
         guard let handle = FileHandle(forReadingAtPath: path) else { return ([], offset) }
         defer { try? handle.close() }
         let size = (try? handle.seekToEnd()) ?? 0

@@ -1,22 +1,25 @@
 import Images
-import Runtime
+
 
 /// The image store as the runtime sees it: references resolve to overlay layers, and each
 /// container pins its image's layers until it is removed.
-struct ImageStoreProvider: ImageProvider {
-    let store: ImageStore
+/// (The store is the agent's `--root-dir`/images; see Images.ImageStore.)
+public struct ImageStoreProvider: ImageProvider {
+    public let store: ImageStore
 
-    func resolve(_ reference: String) throws -> Runtime.ResolvedImage {
+    public init(store: ImageStore) { self.store = store }
+
+    public func resolve(_ reference: String) throws -> Runtime.ResolvedImage {
         do { return convert(try store.resolve(reference), reference: reference) } catch ImageError.notFound(let ref) {
             throw ImageNotFound(reference: ref)
         }
     }
 
-    func retain(_ image: Runtime.ResolvedImage, for containerID: String) throws {
+    public func retain(_ image: Runtime.ResolvedImage, for containerID: String) throws {
         try store.pin(image.id, holder: containerID)
     }
 
-    func release(containerID: String) throws {
+    public func release(containerID: String) throws {
         try store.unpin(holder: containerID)
     }
 
