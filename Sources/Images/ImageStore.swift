@@ -33,6 +33,9 @@ public final class ImageStore: Sendable {
     let pinsDirectory: String
     let tmpDirectory: String
     private let cache = Mutex(Cache())
+    /// In-flight pulls by normalised reference, and layer downloads by diff id.
+    let pulls = SingleFlight<ImageRecord>()
+    let layerPulls = SingleFlight<Void>()
 
     struct Cache {
         var identity: FileIdentity?
