@@ -39,7 +39,12 @@ extension ImageStore {
             throw ImageError.unsupported("\(ref): Docker schema 1 manifest")
         }
         let manifest = try decodeDocument(ImageManifest.self, manifestBytes, what: "manifest \(manifestDigest)")
-        let configBytes = try await session.smallBlob(manifest.config, limit: 16 << 20)
+        // A config we already hold (re-pull of a known image) is not fetched again.
+        let local = (try? FileSystem.readBytes(blobPath(manifest.config.digest))).flatMap {
+            Digest.of($0) == manifest.config.digest ? $0 : nil
+        }
+        let configBytes: [UInt8]
+        if let local { configBytes = local } else { configBytes = try await session.smallBlob(manifest.config, limit: 16 << 20) }
         let config = try ImageConfig(json: configBytes, what: "config \(manifest.config.digest)")
         try checkPlatform(config, what: "config \(manifest.config.digest)")
         guard config.diffIDs.count == manifest.layers.count else {
@@ -48,14 +53,28 @@ extension ImageStore {
         }
         let pending = PendingImage(config: configBytes, manifest: manifestBytes, manifestDigest: manifestDigest,
                                    repoDigest: top.digest, layers: config.diffIDs, names: [ref], created: config.created)
+        let created = DigestSet()
+        do {
+            return try await fetchLayersAndCommit(pending, layers: zip(config.diffIDs, manifest.layers).map { ($0, $1) },
+                                                  session: session, created: created)
+        } catch {
+            discardUnreferenced(created.contents)
+            throw error
+        }
+    }
+
+    private func fetchLayersAndCommit(_ pending: PendingImage, layers: [(Digest, Descriptor)], session: RegistrySession,
+                                      created: DigestSet) async throws -> ImageRecord {
+        let ref = pending.names.first.map(\.description) ?? "image"
         for attempt in 0..<3 {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for (diffID, descriptor) in Set(zip(config.diffIDs, manifest.layers).map { Pair($0, $1) }).map({ ($0.diffID, $0.descriptor) }) {
+                for (diffID, descriptor) in Set(layers.map { Pair($0, $1) }).map({ ($0.diffID, $0.descriptor) }) {
                     if FileSystem.exists(layersDirectory + "/" + diffID.hex + "/layer.json") { continue }
                     group.addTask {
-                        try await self.layerPulls.run(key: diffID.description) {
+                        let published = try await self.layerPulls.run(key: diffID.description) {
                             try await self.pullLayer(diffID, descriptor, session: session)
                         }
+                        if published { created.insert(diffID) }
                     }
                 }
                 try await group.waitForAll()
@@ -69,12 +88,13 @@ extension ImageStore {
         throw ImageError.system("layers kept disappearing during the pull of \(ref) (concurrent garbage collection)")
     }
 
-    private func pullLayer(_ diffID: Digest, _ descriptor: Descriptor, session: RegistrySession) async throws {
+    /// Downloads and unpacks one layer; true when this call published it.
+    private func pullLayer(_ diffID: Digest, _ descriptor: Descriptor, session: RegistrySession) async throws -> Bool {
         let file = temporaryPath("blob")
         defer { try? FileSystem.removeFile(file) }
         try await session.download(descriptor, to: file)
         let name = "layer \(descriptor.digest)"
-        try await NIOThreadPool.singleton.runIfActive {
+        return try await NIOThreadPool.singleton.runIfActive {
             try self.ensureLayer(diffID, name: name, expectedBlob: descriptor.digest, expectedSize: descriptor.size) {
                 let fd = try FileDescriptor.open(file, O_RDONLY)
                 return OwnedFileSource(FileRangeSource(fd: fd, name: name))
@@ -93,6 +113,13 @@ private struct Pair: Hashable {
     }
     static func == (a: Pair, b: Pair) -> Bool { a.diffID == b.diffID }
     func hash(into hasher: inout Hasher) { hasher.combine(diffID) }
+}
+
+/// A set shared by the concurrent layer tasks of one pull.
+final class DigestSet: Sendable {
+    private let storage = Mutex(Set<Digest>())
+    func insert(_ digest: Digest) { storage.withLock { _ = $0.insert(digest) } }
+    var contents: Set<Digest> { storage.withLock { $0 } }
 }
 
 /// A file source that closes its descriptor when released.
