@@ -61,6 +61,7 @@ try:
     for i in range(runs + 2):  # two warm-up rounds (page cache, first exec)
         for name, command in commands.items():
             dest = f"{work}/dest-{i}"
+            os.makedirs(dest)
             t0 = time.perf_counter()
             subprocess.run(command(dest), check=True, stdout=subprocess.DEVNULL)
             elapsed = (time.perf_counter() - t0) * 1000
