@@ -44,7 +44,8 @@ public enum ImageError: Error, CustomStringConvertible, Sendable, Equatable {
         case .invalidDocument(let what, let reason): return "\(what): \(reason)"
         case .unsupported(let what): return "unsupported: \(what)"
         case .invalidHolder(let holder): return "invalid pin holder \"\(holder)\": use letters, digits, '.', '_', '-'"
-        case .registry(let url, let status, let message): return "registry \(url): HTTP \(status): \(message)"
+        case .registry(let url, let status, let message):
+            return status == 0 ? "registry \(url): \(message)" : "registry \(url): HTTP \(status): \(message)"
         case .context(let context, let inner): return "\(context): \(inner)"
         case .system(let text): return text
         }

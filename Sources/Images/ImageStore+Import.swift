@@ -208,16 +208,25 @@ extension ImageStore {
     /// Unpacks the missing layers, then commits; if a concurrent GC removed a layer between
     /// the two, unpacks it again (bounded).
     func publish(_ pending: PendingImage, layers: [LayerSource]) throws -> ImageRecord {
-        for attempt in 0..<3 {
-            for layer in layers {
-                try ensureLayer(layer.diffID, name: layer.name, expectedBlob: layer.blob, expectedSize: layer.size, open: layer.open)
+        var created = Set<Digest>()
+        do {
+            for attempt in 0..<3 {
+                for layer in layers {
+                    if try ensureLayer(layer.diffID, name: layer.name, expectedBlob: layer.blob, expectedSize: layer.size,
+                                       open: layer.open) {
+                        created.insert(layer.diffID)
+                    }
+                }
+                do {
+                    return try commit(pending)
+                } catch is LayerMissing {
+                    if attempt < 2 { continue }
+                }
             }
-            do {
-                return try commit(pending)
-            } catch is LayerMissing {
-                if attempt < 2 { continue }
-            }
+            throw ImageError.system("layers kept disappearing during import (concurrent garbage collection)")
+        } catch {
+            discardUnreferenced(created)
+            throw error
         }
-        throw ImageError.system("layers kept disappearing during import (concurrent garbage collection)")
     }
 }

@@ -85,33 +85,57 @@ extension ImageStore {
 
     /// Deletes layers and blobs that neither an image record nor a pin names. Caller holds the lock.
     func collectLocked(index: StoreIndex) throws {
-        var liveLayers = Set<Digest>()
-        var liveBlobs = Set<Digest>()
+        guard let live = try liveContent(index) else { return }
+        for name in try FileSystem.listDirectory(layersDirectory) {
+            guard let digest = try? Digest(hex: name), !live.layers.contains(digest) else { continue }
+            try removeLayerLocked(digest)
+        }
+        for name in try FileSystem.listDirectory(blobsDirectory) {
+            guard let digest = try? Digest(hex: name), !live.blobs.contains(digest) else { continue }
+            try ImageError.wrapping("removing blob \(digest)") { try FileSystem.removeFile(blobsDirectory + "/" + name) }
+        }
+    }
+
+    /// After a failed import or pull: removes the layers it published that no image or pin
+    /// uses, so a failure leaves nothing behind. (A concurrent import that wanted one of them
+    /// notices at its commit and unpacks it again.)
+    func discardUnreferenced(_ layers: Set<Digest>) {
+        guard !layers.isEmpty else { return }
+        try? withLock {
+            guard let live = try liveContent(try loadIndexLocked()) else { return }
+            for layer in layers.subtracting(live.layers) { try removeLayerLocked(layer) }
+        }
+    }
+
+    /// What images and pins keep alive; nil when a pin cannot be read (then nothing may go:
+    /// never delete what a container may need).
+    private func liveContent(_ index: StoreIndex) throws -> (layers: Set<Digest>, blobs: Set<Digest>)? {
+        var layers = Set<Digest>()
+        var blobs = Set<Digest>()
         for image in index.images {
-            liveLayers.formUnion(image.layers)
-            liveBlobs.insert(image.id)
-            if let manifest = image.manifestDigest { liveBlobs.insert(manifest) }
+            layers.formUnion(image.layers)
+            blobs.insert(image.id)
+            if let manifest = image.manifestDigest { blobs.insert(manifest) }
         }
         for holder in try pinHolders() {
             let path = pinsDirectory + "/" + holder + ".json"
             guard let bytes = try? FileSystem.readBytes(path) else { continue }
-            // An unreadable pin keeps everything: never delete what a container may need.
-            guard let pin = try? JSONDecoder().decode(PinRecord.self, from: Data(bytes)) else { return }
-            liveLayers.formUnion(pin.layers)
-            liveBlobs.insert(pin.image)
+            guard let pin = try? JSONDecoder().decode(PinRecord.self, from: Data(bytes)) else { return nil }
+            layers.formUnion(pin.layers)
+            blobs.insert(pin.image)
         }
-        for name in try FileSystem.listDirectory(layersDirectory) {
-            guard let digest = try? Digest(hex: name), !liveLayers.contains(digest) else { continue }
-            // Rename first, so a layer directory is either complete or absent, never half-deleted.
-            let doomed = temporaryPath("gc")
-            try ImageError.wrapping("removing layer \(digest)") {
-                try FileSystem.renameItem(layersDirectory + "/" + name, to: doomed)
-                try FileSystem.removeTree(doomed)
-            }
-        }
-        for name in try FileSystem.listDirectory(blobsDirectory) {
-            guard let digest = try? Digest(hex: name), !liveBlobs.contains(digest) else { continue }
-            try ImageError.wrapping("removing blob \(digest)") { try FileSystem.removeFile(blobsDirectory + "/" + name) }
+        return (layers, blobs)
+    }
+
+    /// Renames the layer out of `layers/` first, so a layer directory is either complete or
+    /// absent, never half-deleted; then deletes it.
+    private func removeLayerLocked(_ digest: Digest) throws {
+        let path = layersDirectory + "/" + digest.hex
+        guard FileSystem.exists(path) else { return }
+        let doomed = temporaryPath("gc")
+        try ImageError.wrapping("removing layer \(digest)") {
+            try FileSystem.renameItem(path, to: doomed)
+            try FileSystem.removeTree(doomed)
         }
     }
 

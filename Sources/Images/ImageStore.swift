@@ -33,6 +33,9 @@ public final class ImageStore: Sendable {
     let pinsDirectory: String
     let tmpDirectory: String
     private let cache = Mutex(Cache())
+    /// In-flight pulls by normalised reference, and layer downloads by diff id.
+    let pulls = SingleFlight<ImageRecord>()
+    let layerPulls = SingleFlight<Bool>()
 
     struct Cache {
         var identity: FileIdentity?
@@ -242,10 +245,12 @@ public final class ImageStore: Sendable {
     /// Unpacks a layer into `layers/<diff id>` unless it is already there. The work happens
     /// in `tmp/` and becomes visible with one rename, so a crash or an error leaves no partial
     /// layer; if another process finished the same layer first, ours is discarded.
+    /// Returns true when this call published the layer (for `discardUnreferenced`).
+    @discardableResult
     func ensureLayer(_ diffID: Digest, name: String, expectedBlob: Digest?, expectedSize: Int64? = nil,
-                     open: () throws -> ByteSource) throws {
+                     open: () throws -> ByteSource) throws -> Bool {
         let final = layersDirectory + "/" + diffID.hex
-        if FileSystem.exists(final + "/layer.json") { return }
+        if FileSystem.exists(final + "/layer.json") { return false }
         let work = temporaryPath("layer")
         try ImageError.wrapping("creating \(work)") { try FileSystem.createDirectory(work, mode: 0o700) }
         defer { try? FileSystem.removeTree(work) }
@@ -260,8 +265,9 @@ public final class ImageStore: Sendable {
         }
         do {
             try FileSystem.renameItem(work, to: final, noReplace: true)
+            return true
         } catch let error as SystemError where error.errno == EEXIST || error.errno == ENOTEMPTY {
-            return  // someone else committed the same layer; ours is removed by the defer
+            return false  // someone else committed the same layer; ours is removed by the defer
         } catch {
             throw ImageError.system("\(error)")
         }

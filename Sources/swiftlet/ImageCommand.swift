@@ -7,7 +7,7 @@ struct ImageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "Import, list and remove container images in the node's image store.",
-        subcommands: [ImageImport.self, ImageList.self, ImageRemove.self])
+        subcommands: [ImageImport.self, ImagePull.self, ImageList.self, ImageRemove.self])
 }
 
 /// Options every image verb shares.
@@ -50,6 +50,43 @@ struct ImageImport: AsyncParsableCommand {
                 let names = record.repoTags.isEmpty ? ["<none>"] : record.repoTags
                 for name in names { print("imported \(name) \(record.id)") }
             }
+        }
+    }
+}
+
+struct ImagePull: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull",
+        abstract: "Pull an image from a registry (OCI distribution API v2) by tag or digest.")
+
+    @OptionGroup var store: ImageStoreOptions
+    @Option(name: .customLong("insecure-registry"), help: "host:port of a registry spoken to over plain http (repeatable).")
+    var insecureRegistries: [String] = []
+    @Option(help: "Registry user name (basic auth, or for the bearer token endpoint).")
+    var username: String?
+    @Option(help: "Registry password; prefer --password-stdin.")
+    var password: String?
+    @Flag(help: "Read the password from standard input.")
+    var passwordStdin = false
+    @Argument(help: "Image reference, e.g. busybox:1.36 or registry:5000/app@sha256:<digest>.")
+    var reference: String
+
+    func run() async throws {
+        var secret = password
+        if passwordStdin {
+            secret = readLine(strippingNewline: true)
+        }
+        if (username == nil) != (secret == nil) {
+            throw ValidationError("--username and --password (or --password-stdin) go together")
+        }
+        let credentials = username.map { RegistryCredentials(username: $0, password: secret) }
+        let options = PullOptions(credentials: credentials, insecureRegistries: Set(insecureRegistries))
+        do {
+            let record = try await store.open().pull(reference, options: options)
+            print("pulled \((try? ImageReference(parsing: reference).description) ?? reference) \(record.id)")
+        } catch let error as ImageError {
+            FileHandleStderr.write("swiftlet: \(error)\n")
+            throw ExitCode(1)
         }
     }
 }

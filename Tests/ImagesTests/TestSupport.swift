@@ -21,6 +21,8 @@ struct BuiltImage: Decodable {
     var ref: String
     var manifestDigest: String
     var configDigest: String
+    /// The digest the layout's index.json points at (a nested index for multi-arch images).
+    var topDigest: String
     var diffIDs: [String]
     var layerDigests: [String]
     /// Where the three forms were written.
@@ -29,7 +31,7 @@ struct BuiltImage: Decodable {
     var ociTar: String { directory + "/oci.tar" }
     var dockerTar: String { directory + "/docker.tar" }
 
-    enum CodingKeys: String, CodingKey { case ref, manifestDigest, configDigest, diffIDs, layerDigests }
+    enum CodingKeys: String, CodingKey { case ref, manifestDigest, configDigest, topDigest, diffIDs, layerDigests }
 }
 
 enum Fixtures {
@@ -75,15 +77,15 @@ enum Fixtures {
     }
 
     /// A busybox image from Debian's busybox-static: busybox plus a few applet links.
-    static func busybox(in out: String, name: String = "test.local/busybox:latest") throws -> BuiltImage {
+    static func busybox(in out: String, name: String = "test.local/busybox:latest", options: [String: Any] = [:]) throws -> BuiltImage {
         var entries: [[String: Any]] = ["bin", "etc", "tmp"].map { entry($0, "dir", mode: $0 == "tmp" ? 0o1777 : 0o755) }
         entries.append(entry("bin/busybox", extra: ["source": "/bin/busybox", "mode": 0o755]))
         for applet in ["sh", "ls", "cat", "sleep"] { entries.append(entry("bin/" + applet, "symlink", link: "busybox")) }
         entries.append(entry("etc/passwd", data: "root:x:0:0:root:/root:/bin/sh\n"))
         return try build(in: out, name: name, layers: [entries],
-                         options: ["config": ["Env": ["PATH=/bin"], "Cmd": ["/bin/sh"], "WorkingDir": "/",
+                         options: options.merging(["config": ["Env": ["PATH=/bin"], "Cmd": ["/bin/sh"], "WorkingDir": "/",
                                               "Labels": ["a": "b"], "ExposedPorts": ["80/tcp": [:]], "User": "0:0",
-                                              "StopSignal": "SIGQUIT", "Entrypoint": ["/bin/busybox"]]])
+                                              "StopSignal": "SIGQUIT", "Entrypoint": ["/bin/busybox"]]]) { a, _ in a })
     }
 }
 

@@ -7,7 +7,8 @@ usage: imagebuilder.py SPEC.json   (prints a JSON summary: ref, digests, diff id
 spec: {"out": DIR, "name": "repo:tag", "compress": true, "format": "pax"|"gnu"|"ustar",
        "config": {...image config "config" section...},
        "layers": [[entry, ...], ...],
-       "corrupt": null | "truncate-gzip" | "bad-diff-id" | "bad-blob-digest" | "garbage-tar" | "truncate-tar"}
+       "corrupt": null | "truncate-gzip" | "bad-diff-id" | "bad-blob-digest" | "garbage-tar" | "truncate-tar",
+       "multiarch": false (true: the layout's entry is an index of linux/arm64 + this image as linux/amd64)}
 entry: {"path": P, "type": "file"|"dir"|"symlink"|"hardlink"|"char"|"block"|"fifo",
         "data": TEXT | "source": FILE, "link": TARGET, "mode": INT, "uid": INT, "gid": INT,
         "mtime": NUMBER, "major": INT, "minor": INT, "xattrs": {NAME: VALUE}}
@@ -71,12 +72,29 @@ manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest
             "layers": layer_descs}
 man = json.dumps(manifest, separators=(",", ":")).encode()
 repo, tag = name.rsplit(":", 1)
+annotations = {"org.opencontainers.image.ref.name": tag, "io.containerd.image.name": name}
+top = {"mediaType": manifest["mediaType"], "digest": "sha256:" + sha(man), "size": len(man)}
+extra_blobs = []
+if spec.get("multiarch"):
+    # A nested image index: linux/arm64 (a marker file, listed first) and our image as linux/amd64.
+    arm_raw = layer_tar([{"path": "arch", "data": "arm64"}])
+    arm_gz = gzip.compress(arm_raw, mtime=0)
+    arm_cfg = json.dumps({"architecture": "arm64", "os": "linux", "config": {},
+                          "rootfs": {"type": "layers", "diff_ids": ["sha256:" + sha(arm_raw)]}}).encode()
+    arm_man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                          "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + sha(arm_cfg), "size": len(arm_cfg)},
+                          "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + sha(arm_gz), "size": len(arm_gz)}]}).encode()
+    nested = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + sha(arm_man), "size": len(arm_man),
+         "platform": {"architecture": "arm64", "os": "linux"}},
+        dict(top, platform={"architecture": "amd64", "os": "linux"})]}).encode()
+    extra_blobs = [arm_gz, arm_cfg, arm_man, nested]
+    top = {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": "sha256:" + sha(nested), "size": len(nested)}
 index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-         "manifests": [{"mediaType": manifest["mediaType"], "digest": "sha256:" + sha(man), "size": len(man),
-                        "annotations": {"org.opencontainers.image.ref.name": tag, "io.containerd.image.name": name}}]}
+         "manifests": [dict(top, annotations=annotations)]}
 oci = os.path.join(out, "oci")
 os.makedirs(os.path.join(oci, "blobs", "sha256"), exist_ok=True)
-for i, b in enumerate(blobs + [cfg, man]):
+for i, b in enumerate(blobs + [cfg, man] + extra_blobs):
     digest = layer_descs[i]["digest"][7:] if i < len(blobs) else sha(b)
     open(os.path.join(oci, "blobs", "sha256", digest), "wb").write(b)
 open(os.path.join(oci, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
@@ -96,4 +114,5 @@ with tarfile.open(os.path.join(out, "docker.tar"), "w") as t:
         paths.append(p)
     add("manifest.json", json.dumps([{"Config": sha(cfg) + ".json", "RepoTags": [name], "Layers": paths}]).encode())
 print(json.dumps({"ref": name, "manifestDigest": "sha256:" + sha(man), "configDigest": "sha256:" + sha(cfg),
+                  "topDigest": top["digest"],
                   "diffIDs": diff_ids, "layerDigests": [d["digest"] for d in layer_descs]}))
