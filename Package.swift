@@ -14,6 +14,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // The system C libraries (libnl-3/route, libnftnl, libmnl, libseccomp, libcap).
@@ -34,7 +37,11 @@ let package = Package(
                                                 .product(name: "Logging", package: "swift-log")]),
         .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
         .target(name: "ServiceProxy", dependencies: ["LinuxNetlink", "KubeAPI", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
+        .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink",
+                                                       .product(name: "Prometheus", package: "swift-prometheus"),
+                                                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+        // The stats endpoints as Hummingbird routes (one call mounts them on the agent's router).
+        .target(name: "ContainerStatsHTTP", dependencies: ["ContainerStats", .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(name: "swiftlet-shim", dependencies: ["LinuxPrimitives", "CLinux"],
                           swiftSettings: [.unsafeFlags(["-Osize"])],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
@@ -45,5 +52,7 @@ let package = Package(
         ]),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
+        .testTarget(name: "ContainerStatsTests", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives", "LinuxNetlink",
+                                                                .product(name: "Hummingbird", package: "hummingbird")]),
     ]
 )

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "clinux_netns.h"
 
 /// Reads the calling thread's errno (Swift sees it too, but this keeps call sites uniform).
 int clinux_errno(void);
