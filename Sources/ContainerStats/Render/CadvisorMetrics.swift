@@ -104,8 +104,9 @@ public enum CadvisorMetrics {
         }
     }
 
-    static func perFilesystem(_ name: String, _ help: String, _ get: @escaping @Sendable (FilesystemUsage) -> UInt64?) -> Family {
-        Family(name: name, help: help, kind: .gauge, present: { $0.filesystems.contains { get($0) != nil } }) { row, name, w in
+    static func perFilesystem(_ name: String, _ help: String, kind: PrometheusTextWriter.Kind = .gauge,
+                              _ get: @escaping @Sendable (FilesystemUsage) -> UInt64?) -> Family {
+        Family(name: name, help: help, kind: kind, present: { $0.filesystems.contains { get($0) != nil } }) { row, name, w in
             for fs in row.filesystems {
                 guard let value = get(fs) else { continue }
                 w.series(name, row.labels, [("device", fs.device)])

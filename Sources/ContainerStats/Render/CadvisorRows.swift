@@ -46,14 +46,17 @@ struct CadvisorRow {
         }
 
         for pod in snapshot.pods {
-            if let sample = pod.sample {
-                var row = CadvisorRow(labels: baseLabels(container: "", id: CgroupLayout.normalize(pod.target.cgroupPath), image: "",
-                                                         name: "", namespace: pod.target.namespace, pod: pod.target.name),
+            if pod.sample != nil || pod.network != nil {
+                // A pod without a cgroup of its own (not made by our runtime) still has its
+                // network; its id is then empty rather than the root's "/".
+                let id = pod.target.cgroupPath.isEmpty ? "" : CgroupLayout.normalize(pod.target.cgroupPath)
+                var row = CadvisorRow(labels: baseLabels(container: "", id: id, image: "", name: "", namespace: pod.target.namespace,
+                                                         pod: pod.target.name),
                                       timestamp: timestamp)
-                row.fill(sample)
+                if let sample = pod.sample { row.fill(sample) }
                 row.network = pod.network
                 row.startTime = pod.target.startTime
-                if let limits = sample.limits {
+                if let limits = pod.sample?.limits {
                     row.spec = ContainerSpecLimits(cpuQuota: limits.cpuQuota, cpuPeriod: limits.cpuPeriod ?? 100_000,
                                                    cpuShares: limits.cpuShares, memoryLimitBytes: limits.memoryLimitBytes,
                                                    memorySwapLimitBytes: limits.memorySwapLimitBytes,

@@ -34,7 +34,7 @@ public final class StatsService: Service, Sendable {
     public let agentMetrics: AgentMetrics
 
     private let source: any StatsTargetSource
-    private let housekeeper: Housekeeper
+    let housekeeper: Housekeeper
     private let filesystems: FilesystemUsageTracker
     private let store: SnapshotStore
     private let roundDurations: DurationHistogram?
