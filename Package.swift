@@ -50,6 +50,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Benchmarks/stats: housekeeping CPU, scrape latency and RSS vs a naive collector.
+        .executableTarget(name: "stats-bench", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives",
+                                                              .product(name: "Hummingbird", package: "hummingbird")],
+                          path: "Benchmarks/stats/Sources/StatsBench"),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
         .testTarget(name: "ContainerStatsTests", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives", "LinuxNetlink",

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import LinuxPrimitives
 import Testing
 @testable import ContainerStats
@@ -40,22 +41,27 @@ struct CollectorRootTests {
         try await Task.sleep(for: .milliseconds(100))
 
         let first = await stats.housekeepOnce()
+        let wallBefore = HostConstants.monotonicNanoseconds()
         let cpuBefore = try #require(processCPUSeconds(pid))
-        try await Task.sleep(for: .milliseconds(1500))
+        // Burn at least half a CPU-second, however busy the machine is.
+        _ = await waitUntil(seconds: 30) { (processCPUSeconds(pid) ?? 0) - cpuBefore >= 0.5 }
         let second = await stats.housekeepOnce()
         let cpuAfter = try #require(processCPUSeconds(pid))
+        let wallSeconds = Double(HostConstants.monotonicNanoseconds() - wallBefore) / 1e9
 
         let c1 = try #require(first.pods.first?.containers.first?.sample.cpu)
         let c2 = try #require(second.pods.first?.containers.first?.sample.cpu)
         let cgroupDelta = Double(c2.usageMicros - c1.usageMicros) / 1e6
         let processDelta = cpuAfter - cpuBefore
-        #expect(processDelta > 0.3, "the busy loop barely ran: \(processDelta) s")
+        #expect(processDelta >= 0.5, "the busy loop barely ran: \(processDelta) s")
         // The cgroup counter moves with the process's own CPU time (10 ms tick granularity).
         #expect(abs(cgroupDelta - processDelta) <= 0.05 + 0.1 * processDelta, "cgroup \(cgroupDelta) s vs process \(processDelta) s")
         let podDelta = Double(try #require(second.pods.first?.sample?.cpu).usageMicros - (try #require(first.pods.first?.sample?.cpu)).usageMicros) / 1e6
         #expect(podDelta >= cgroupDelta * 0.99)
-        let nanoCores = try #require(second.pods.first?.containers.first?.usageNanoCores)
-        #expect(nanoCores > 200_000_000, "usageNanoCores \(nanoCores) for a busy loop")
+        // usageNanoCores is the rate between the two rounds: burned time over elapsed time.
+        let nanoCores = Double(try #require(second.pods.first?.containers.first?.usageNanoCores))
+        let expected = cgroupDelta / wallSeconds * 1e9
+        #expect(abs(nanoCores - expected) <= 0.25 * expected, "usageNanoCores \(nanoCores), expected about \(expected)")
 
         let text = String(decoding: CadvisorMetrics.render(second), as: UTF8.self)
         let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("container_cpu_usage_seconds_total{container=\"burn\"") })
@@ -179,6 +185,30 @@ struct CollectorRootTests {
             let value = try #require(UInt64(line.split(separator: " ")[1]))
             #expect(value >= UInt64(size))
         }
+    }
+
+    @Test func recreatedCgroupAtTheSamePathIsReadAfresh() async throws {
+        let fixture = try CgroupFixture(layout: layout)
+        defer { fixture.cleanup() }
+        let (source, _, containerPath) = try onePod(fixture)
+        let stats = try service(source)
+        let first = try fixture.spawn(in: containerPath, "exec sleep 300")
+        #expect(await waitUntil(seconds: 5) {
+            await stats.housekeepOnce().pods.first?.containers.first?.sample.processes?.processes == 1
+        })
+        // Container restarted: its cgroup removed and made again at the same path.
+        kill(first, SIGKILL)
+        var status: Int32 = 0
+        waitpid(first, &status, 0)
+        let dir = layout.directory(of: containerPath)
+        #expect(await waitUntil(seconds: 5) { rmdir(dir) == 0 })
+        let gone = await stats.housekeepOnce()
+        #expect(gone.pods.first?.containers.isEmpty == true)
+        try FileSystem.createDirectory(dir)
+        try fixture.spawn(in: containerPath, "sleep 300 & exec sleep 300")
+        #expect(await waitUntil(seconds: 5) {
+            await stats.housekeepOnce().pods.first?.containers.first?.sample.processes?.processes == 2
+        })
     }
 
     @Test func vanishedCgroupsAndNamespacesAreSkipped() async throws {

@@ -11,6 +11,7 @@ actor Housekeeper {
     private let devices: DeviceNames
     private let processes = ProcessSampler()
     private let network = NetworkSampler()
+    private let sampler: CgroupSampler
     private var previousCPU: [String: (usageMicros: UInt64, monotonic: UInt64)] = [:]
 
     init(layout: CgroupLayout, filesystems: FilesystemUsageTracker) {
@@ -19,6 +20,7 @@ actor Housekeeper {
         let devices = DeviceNames()
         self.devices = devices
         self.machine = MachineInfoReader.read(devices: devices)
+        self.sampler = CgroupSampler(layout: layout, devices: devices, processes: processes)
     }
 
     var openNetworkSockets: Int { network.openSockets }
@@ -28,7 +30,8 @@ actor Housekeeper {
         let time = HostConstants.wallClockSeconds()
         devices.round += 1
         processes.startRound()
-        let sampler = CgroupSampler(layout: layout, devices: devices, processes: processes)
+        sampler.startRound()
+        defer { sampler.endRound() }
 
         var tracked: Set<String> = []
         for pod in targets.pods {

@@ -1,6 +1,13 @@
 /// The metric families of `/metrics/cadvisor`, in exposition order, each tied to its one
 /// source field. Help texts are ours; names, types and labels follow cAdvisor.
 extension CadvisorMetrics {
+    typealias Extra = PrometheusTextWriter.ExtraLabel
+    static let cpuTotal = [Extra("cpu", "total")]
+    static let maxOpenFiles = [Extra("ulimit", "max_open_files")]
+    static let faultLabels = ["container", "hierarchy"].map { scope in
+        (minor: [Extra("failure_type", "pgfault"), Extra("scope", scope)], major: [Extra("failure_type", "pgmajfault"), Extra("scope", scope)])
+    }
+
     static let families: [Family] = timeFamilies + cpuFamilies + memoryFamilies + filesystemFamilies + ioFamilies
         + networkFamilies + processFamilies + pressureFamilies + specFamilies
 
@@ -24,7 +31,7 @@ extension CadvisorMetrics {
         Family(name: "container_cpu_usage_seconds_total", help: "CPU time consumed on all CPUs, in seconds.", kind: .counter,
                present: { $0.cpu != nil }) { row, name, w in
             guard let cpu = row.cpu else { return }
-            w.series(name, row.labels, [("cpu", "total")])
+            w.series(name, row.labels, cpuTotal)
             w.value(micros: cpu.usageMicros, timestamp: row.timestamp)
         },
         number("container_cpu_cfs_periods_total", .counter, "Enforcement periods that have elapsed under a CPU limit.") { $0.cpu?.periods },
@@ -68,11 +75,11 @@ extension CadvisorMetrics {
                present: { $0.memory?.pageFaults != nil }) { row, name, w in
             guard let memory = row.memory, let minor = memory.pageFaults else { return }
             // cgroup v2 memory.stat is hierarchical: container and hierarchy scope coincide.
-            for scope in ["container", "hierarchy"] {
-                w.series(name, row.labels, [("failure_type", "pgfault"), ("scope", scope)])
+            for labels in faultLabels {
+                w.series(name, row.labels, labels.minor)
                 w.value(minor, timestamp: row.timestamp)
                 if let major = memory.majorPageFaults {
-                    w.series(name, row.labels, [("failure_type", "pgmajfault"), ("scope", scope)])
+                    w.series(name, row.labels, labels.major)
                     w.value(major, timestamp: row.timestamp)
                 }
             }
@@ -123,11 +130,11 @@ extension CadvisorMetrics {
         Family(name: "container_blkio_device_usage_total", help: "Bytes transferred to and from the device by operation.",
                kind: .counter, present: { !$0.io.isEmpty }) { row, name, w in
             for device in row.io {
-                let major = String(device.device.major)
-                let minor = String(device.device.minor)
-                w.series(name, row.labels, [("device", device.name), ("major", major), ("minor", minor), ("operation", "Read")])
+                let common = [Extra("device", device.name), Extra("major", String(device.device.major)),
+                              Extra("minor", String(device.device.minor))]
+                w.series(name, row.labels, common + [Extra("operation", "Read")])
                 w.value(device.readBytes, timestamp: row.timestamp)
-                w.series(name, row.labels, [("device", device.name), ("major", major), ("minor", minor), ("operation", "Write")])
+                w.series(name, row.labels, common + [Extra("operation", "Write")])
                 w.value(device.writeBytes, timestamp: row.timestamp)
             }
         },
@@ -154,7 +161,7 @@ extension CadvisorMetrics {
             $0.processes?.threadsMax
         },
         number("container_threads", .gauge, "Threads running in the container.") { $0.processes?.threads },
-        number("container_ulimits_soft", .gauge, "Soft ulimit of the container's first process.", [("ulimit", "max_open_files")]) {
+        number("container_ulimits_soft", .gauge, "Soft ulimit of the container's first process.", maxOpenFiles) {
             $0.processes?.openFilesSoftLimit
         },
     ]

@@ -57,7 +57,7 @@ public enum CadvisorMetrics {
     // MARK: family helpers
 
     /// A single-sample family from an optional integer.
-    static func number(_ name: String, _ kind: PrometheusTextWriter.Kind, _ help: String, _ extra: [(String, String)] = [],
+    static func number(_ name: String, _ kind: PrometheusTextWriter.Kind, _ help: String, _ extra: [PrometheusTextWriter.ExtraLabel] = [],
                        _ get: @escaping @Sendable (CadvisorRow) -> UInt64?) -> Family {
         Family(name: name, help: help, kind: kind, present: { get($0) != nil }) { row, name, w in
             guard let value = get(row) else { return }
@@ -78,7 +78,7 @@ public enum CadvisorMetrics {
     static func perInterface(_ name: String, _ help: String, _ get: @escaping @Sendable (LinkStatistics) -> UInt64) -> Family {
         Family(name: name, help: help, kind: .counter, present: { $0.network?.interfaces.isEmpty == false }) { row, name, w in
             for link in row.network?.interfaces ?? [] {
-                w.series(name, row.labels, [("interface", link.name)])
+                w.series(name, row.labels, [PrometheusTextWriter.ExtraLabel("interface", link.name)])
                 w.value(get(link), timestamp: row.timestamp)
             }
         }
@@ -88,7 +88,7 @@ public enum CadvisorMetrics {
         Family(name: name, help: help, kind: .counter, present: { $0.io.contains { get($0) != nil } }) { row, name, w in
             for device in row.io {
                 guard let value = get(device) else { continue }
-                w.series(name, row.labels, [("device", device.name)])
+                w.series(name, row.labels, [PrometheusTextWriter.ExtraLabel("device", device.name)])
                 w.value(value, timestamp: row.timestamp)
             }
         }
@@ -98,7 +98,7 @@ public enum CadvisorMetrics {
         Family(name: name, help: help, kind: .counter, present: { $0.io.contains { get($0) != nil } }) { row, name, w in
             for device in row.io {
                 guard let value = get(device) else { continue }
-                w.series(name, row.labels, [("device", device.name)])
+                w.series(name, row.labels, [PrometheusTextWriter.ExtraLabel("device", device.name)])
                 w.value(micros: value, timestamp: row.timestamp)
             }
         }
@@ -109,7 +109,7 @@ public enum CadvisorMetrics {
         Family(name: name, help: help, kind: kind, present: { $0.filesystems.contains { get($0) != nil } }) { row, name, w in
             for fs in row.filesystems {
                 guard let value = get(fs) else { continue }
-                w.series(name, row.labels, [("device", fs.device)])
+                w.series(name, row.labels, [PrometheusTextWriter.ExtraLabel("device", fs.device)])
                 w.value(value, timestamp: row.timestamp)
             }
         }

@@ -2,7 +2,7 @@ import LinuxPrimitives
 
 /// One cgroup as the cAdvisor exposition sees it: its label set and whatever was sampled.
 /// The root "/" row is the node; pod rows carry `container=""`.
-struct CadvisorRow {
+final class CadvisorRow {
     var labels: PrometheusTextWriter.Labels
     var cpu: CPUUsage?
     var memory: MemoryUsage?
@@ -15,6 +15,11 @@ struct CadvisorRow {
     var startTime: Double?
     /// Milliseconds since the epoch: the sample time each series carries.
     var timestamp: Int64
+
+    init(labels: PrometheusTextWriter.Labels, timestamp: Int64) {
+        self.labels = labels
+        self.timestamp = timestamp
+    }
 
     static func baseLabels(container: String, id: String, image: String, name: String, namespace: String, pod: String)
         -> PrometheusTextWriter.Labels
@@ -29,7 +34,7 @@ struct CadvisorRow {
         let timestamp = Int64((snapshot.time * 1000).rounded(.down))
         var rows: [CadvisorRow] = []
         let node = snapshot.node
-        var root = CadvisorRow(labels: baseLabels(container: "", id: "/", image: "", name: "", namespace: "", pod: ""),
+        let root = CadvisorRow(labels: baseLabels(container: "", id: "/", image: "", name: "", namespace: "", pod: ""),
                                timestamp: timestamp)
         root.cpu = node.cpu
         root.memory = node.memory
@@ -39,7 +44,7 @@ struct CadvisorRow {
         rows.append(root)
 
         for system in node.systemContainers {
-            var row = CadvisorRow(labels: baseLabels(container: "", id: CgroupLayout.normalize(system.target.cgroupPath), image: "",
+            let row = CadvisorRow(labels: baseLabels(container: "", id: CgroupLayout.normalize(system.target.cgroupPath), image: "",
                                                      name: "", namespace: "", pod: ""), timestamp: timestamp)
             row.fill(system.sample)
             rows.append(row)
@@ -50,7 +55,7 @@ struct CadvisorRow {
                 // A pod without a cgroup of its own (not made by our runtime) still has its
                 // network; its id is then empty rather than the root's "/".
                 let id = pod.target.cgroupPath.isEmpty ? "" : CgroupLayout.normalize(pod.target.cgroupPath)
-                var row = CadvisorRow(labels: baseLabels(container: "", id: id, image: "", name: "", namespace: pod.target.namespace,
+                let row = CadvisorRow(labels: baseLabels(container: "", id: id, image: "", name: "", namespace: pod.target.namespace,
                                                          pod: pod.target.name),
                                       timestamp: timestamp)
                 if let sample = pod.sample { row.fill(sample) }
@@ -66,7 +71,7 @@ struct CadvisorRow {
             }
             for container in pod.containers {
                 let target = container.target
-                var row = CadvisorRow(labels: baseLabels(container: target.name, id: CgroupLayout.normalize(target.cgroupPath),
+                let row = CadvisorRow(labels: baseLabels(container: target.name, id: CgroupLayout.normalize(target.cgroupPath),
                                                          image: target.image, name: target.id, namespace: pod.target.namespace,
                                                          pod: pod.target.name),
                                       timestamp: timestamp)
@@ -80,7 +85,7 @@ struct CadvisorRow {
         return rows
     }
 
-    mutating func fill(_ sample: CgroupSample) {
+    func fill(_ sample: CgroupSample) {
         cpu = sample.cpu
         memory = sample.memory
         pressure = sample.pressure

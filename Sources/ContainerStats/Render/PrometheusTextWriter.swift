@@ -10,15 +10,56 @@ struct PrometheusTextWriter {
         bytes.reserveCapacity(capacity)
     }
 
-    /// Pre-escaped `name="value"` pairs in label-name order.
+    /// Pre-escaped `name="value"` pairs in label-name order, plus all of them joined: escaping
+    /// happens once per cgroup, not once per sample.
     struct Labels {
-        fileprivate var pairs: [(name: String, rendered: [UInt8])]
+        fileprivate var names: [String]
+        fileprivate var pairs: [[UInt8]]
+        fileprivate var joined: [UInt8]
 
         init(_ pairs: [(String, String)]) {
-            self.pairs = pairs.map { ($0.0, PrometheusTextWriter.renderPair($0.0, $0.1)) }
+            names = pairs.map(\.0)
+            self.pairs = pairs.map { PrometheusTextWriter.renderPair($0.0, $0.1) }
+            joined = Array(self.pairs.joined(separator: [0x2C]))
         }
 
         static let empty = Labels([])
+
+        /// How many of these labels sort before `name`: where an extra label goes.
+        func slot(for name: String) -> Int {
+            names.firstIndex { name < $0 } ?? names.count
+        }
+    }
+
+    /// A label added to one family's samples (cpu="total", device=..., interface=...), rendered
+    /// once. `slot` places it among the base labels so the set stays sorted by name.
+    struct ExtraLabel {
+        var slot: Int
+        var rendered: [UInt8]
+
+        /// `slot` for the cAdvisor base set `container, id, image, name, namespace, pod`.
+        init(_ name: String, _ value: String) {
+            slot = ExtraLabel.cadvisorSlot(name)
+            rendered = PrometheusTextWriter.renderPair(name, value)
+        }
+
+        init(_ name: String, _ value: String, among labels: Labels) {
+            slot = labels.slot(for: name)
+            rendered = PrometheusTextWriter.renderPair(name, value)
+        }
+
+        static let cadvisorBase = ["container", "id", "image", "name", "namespace", "pod"]
+
+        static func cadvisorSlot(_ name: String) -> Int {
+            switch name {
+            case "cpu", "device", "failure_type": return 1
+            case "interface": return 3
+            case "major", "minor": return 3
+            case "operation": return 5
+            case "scope", "state", "ulimit": return 6
+            default: return cadvisorBase.firstIndex { name < $0 } ?? cadvisorBase.count
+            }
+        }
     }
 
     enum Kind: String {
@@ -44,33 +85,43 @@ struct PrometheusTextWriter {
         bytes.append(0x0A)
     }
 
-    /// Starts a sample line: name and labels, with `extra` pairs merged in name order.
-    mutating func series(_ name: String, _ labels: Labels, _ extra: [(String, String)] = []) {
+    /// Starts a sample line: name and labels, with `extra` labels at their slots.
+    mutating func series(_ name: String, _ labels: Labels, _ extra: [ExtraLabel] = []) {
         append(name)
-        if labels.pairs.isEmpty && extra.isEmpty {
+        if extra.isEmpty {
+            if labels.pairs.isEmpty {
+                bytes.append(0x20)
+                return
+            }
+            bytes.append(0x7B)  // {
+            bytes.append(contentsOf: labels.joined)
+            bytes.append(0x7D)
             bytes.append(0x20)
             return
         }
-        bytes.append(0x7B)  // {
+        bytes.append(0x7B)
         var first = true
-        var pending = extra[...]
-        for pair in labels.pairs {
-            while let next = pending.first, next.0 < pair.name {
+        var next = 0
+        for index in 0...labels.pairs.count {
+            while next < extra.count && extra[next].slot <= index {
                 if !first { bytes.append(0x2C) }
                 first = false
-                bytes.append(contentsOf: Self.renderPair(next.0, next.1))
-                pending = pending.dropFirst()
+                bytes.append(contentsOf: extra[next].rendered)
+                next += 1
             }
-            if !first { bytes.append(0x2C) }
-            first = false
-            bytes.append(contentsOf: pair.rendered)
+            if index < labels.pairs.count {
+                if !first { bytes.append(0x2C) }
+                first = false
+                bytes.append(contentsOf: labels.pairs[index])
+            }
         }
-        for next in pending {
-            if !first { bytes.append(0x2C) }
-            first = false
-            bytes.append(contentsOf: Self.renderPair(next.0, next.1))
-        }
-        append("} ")
+        bytes.append(0x7D)
+        bytes.append(0x20)
+    }
+
+    /// Convenience for one-off extra labels given as name/value pairs (already sorted).
+    mutating func series(_ name: String, _ labels: Labels, _ extra: [(String, String)]) {
+        series(name, labels, extra.map { ExtraLabel($0.0, $0.1, among: labels) })
     }
 
     mutating func value(_ value: UInt64, timestamp: Int64? = nil) {
@@ -90,14 +141,12 @@ struct PrometheusTextWriter {
         var fraction = micros % 1_000_000
         if fraction != 0 {
             bytes.append(0x2E)
-            var digits = 6
-            while fraction % 10 == 0 {
-                fraction /= 10
-                digits -= 1
+            var divisor: UInt64 = 100_000
+            while fraction != 0 {
+                bytes.append(0x30 + UInt8(fraction / divisor))
+                fraction %= divisor
+                divisor /= 10
             }
-            let text = String(fraction)
-            for _ in 0..<(digits - text.utf8.count) { bytes.append(0x30) }
-            append(text)
         }
         end(timestamp)
     }

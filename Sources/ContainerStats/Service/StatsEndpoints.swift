@@ -26,8 +26,8 @@ public struct StatsEndpoints: Sendable {
 
     /// `GET /metrics/cadvisor`
     public func cadvisorMetrics() -> Response {
-        guard let snapshot = store.latest else { return Self.notReady }
-        return Response(contentType: CadvisorMetrics.contentType, body: CadvisorMetrics.render(snapshot))
+        guard let body = store.cadvisorBody() else { return Self.notReady }
+        return Response(contentType: CadvisorMetrics.contentType, body: body)
     }
 
     /// `GET /metrics/resource`

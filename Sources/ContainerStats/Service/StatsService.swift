@@ -138,13 +138,34 @@ final class RoundCounter: Sendable {
     }
 }
 
-/// Holds the latest snapshot for readers on any thread.
+/// Holds the latest snapshot for readers on any thread, and its cAdvisor exposition once a
+/// scrape has rendered it (so further scrapers of the same round get the bytes as they are).
 final class SnapshotStore: Sendable {
-    private let value = Mutex<StatsSnapshot?>(nil)
+    private struct State {
+        var snapshot: StatsSnapshot?
+        var generation: UInt64 = 0
+        var cadvisor: [UInt8]?
+    }
 
-    var latest: StatsSnapshot? { value.withLock { $0 } }
+    private let state = Mutex(State())
+
+    var latest: StatsSnapshot? { state.withLock { $0.snapshot } }
 
     func publish(_ snapshot: StatsSnapshot) {
-        value.withLock { $0 = snapshot }
+        state.withLock {
+            $0.snapshot = snapshot
+            $0.generation &+= 1
+            $0.cadvisor = nil
+        }
+    }
+
+    /// The latest snapshot's /metrics/cadvisor body, rendered outside the lock on first use.
+    func cadvisorBody() -> [UInt8]? {
+        let (snapshot, generation, cached) = state.withLock { ($0.snapshot, $0.generation, $0.cadvisor) }
+        if let cached { return cached }
+        guard let snapshot else { return nil }
+        let body = CadvisorMetrics.render(snapshot)
+        state.withLock { if $0.generation == generation { $0.cadvisor = body } }
+        return body
     }
 }
