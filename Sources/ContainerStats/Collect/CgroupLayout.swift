@@ -58,6 +58,14 @@ public struct CgroupLayout: Sendable, Equatable, CustomStringConvertible {
 
     /// "/a/b" form: one leading slash, no trailing slash; "" and "/" are the root.
     public static func normalize(_ path: String) -> String {
+        // Fast path: already "/a/b" (what the agent hands in), checked on bytes.
+        var previous: UInt8 = 0
+        var clean = path.utf8.first == 0x2F
+        for byte in path.utf8 where clean {
+            if byte == 0x2F && previous == 0x2F { clean = false }
+            previous = byte
+        }
+        if clean && (previous != 0x2F || path.utf8.count == 1) { return path }
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         return "/" + parts.joined(separator: "/")
     }

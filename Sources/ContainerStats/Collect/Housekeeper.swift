@@ -31,7 +31,10 @@ actor Housekeeper {
         devices.round += 1
         processes.startRound()
         sampler.startRound()
-        defer { sampler.endRound() }
+        defer {
+            sampler.endRound()
+            processes.endRound()
+        }
 
         var tracked: Set<String> = []
         for pod in targets.pods {

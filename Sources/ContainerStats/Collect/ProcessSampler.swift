@@ -13,6 +13,10 @@ final class ProcessSampler {
 
     private var descriptors: [Int32: ProcessDescriptors.Counts?] = [:]
     private var memory: [Int32: Memory?] = [:]
+    /// RLIMIT_NOFILE by pid, re-read once a minute (limits change rarely, and formatting
+    /// /proc/PID/limits is one of the dearer reads per container).
+    private var openFileLimits: [Int32: (value: UInt64?, readAt: UInt64)] = [:]
+    private static let limitsMaxAge: UInt64 = 60_000_000_000
     var errors: [String] = []
 
     /// Forget everything: processes come and go between rounds.
@@ -51,8 +55,18 @@ final class ProcessSampler {
     }
 
     func openFilesSoftLimit(_ pid: Int32) -> UInt64? {
-        guard let bytes = try? KernelFile.read("/proc/\(pid)/limits") else { return nil }
-        return KernelText.openFilesSoftLimit(bytes)
+        let now = HostConstants.monotonicNanoseconds()
+        if let cached = openFileLimits[pid], now - cached.readAt < Self.limitsMaxAge {
+            return cached.value
+        }
+        let value = ((try? KernelFile.read("/proc/\(pid)/limits")) ?? nil).flatMap(KernelText.openFilesSoftLimit)
+        openFileLimits[pid] = (value, now)
+        return value
+    }
+
+    /// Drops cached limits of processes not seen this round (pids get reused).
+    func endRound() {
+        openFileLimits = openFileLimits.filter { (descriptors[$0.key] ?? nil) != nil }
     }
 
     /// Σ smaps_rollup over `pids` as a memory sample (see `MemorySource.processes`).

@@ -21,6 +21,15 @@ func userSeconds() -> Double {
     return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
 }
 
+nonisolated(unsafe) var ProcessInfo_renderProfile = false
+
+/// CPU time of the calling thread (a synchronous stretch stays on one thread).
+func threadCPUms() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
+}
+
 func statusField(_ name: String) -> UInt64 {
     guard let bytes = (try? KernelFile.read("/proc/self/status")) ?? nil else { return 0 }
     for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix(name + ":") {
@@ -76,6 +85,7 @@ struct Row {
     var roundWallMs: Double
     var naiveCPUms: Double?
     var naiveWallMs: Double?
+    var renderCPUMedianMs: Double
     var renderMedianMs: Double
     var renderP99Ms: Double
     var httpMedianMs: Double?
@@ -107,6 +117,7 @@ struct StatsBench {
             case "--rounds": rounds = Int(arguments.popFirst() ?? "") ?? rounds
             case "--scrapes": scrapes = Int(arguments.popFirst() ?? "") ?? scrapes
             case "--no-netns": withNetns = false
+            case "--render-profile": ProcessInfo_renderProfile = true
             case "--naive": naive = arguments.popFirst() ?? naive
             default: throw BenchError("unknown argument \(flag)")
             }
@@ -124,11 +135,11 @@ struct StatsBench {
             print("n=\(count): round cpu \(fmt(r.roundCPUms)) ms (naive python \(r.naiveCPUms.map(fmt) ?? "-") ms), render p50 \(fmt(r.renderMedianMs)) ms, http p50 \(r.httpMedianMs.map(fmt) ?? "-") ms, rss \(fmt(r.rssMiB)) MiB")
         }
         print("")
-        print("| containers | housekeeping CPU/round (ms, of which user) | naive Python CPU/round (ms) | ratio | % of a core @10s | round wall (ms) | render /metrics/cadvisor p50 / p99 (ms) | HTTP scrape p50, first / repeat (ms, curl) | body (KiB) | container_* series | fs walk pass CPU (ms) | RSS (MiB) | children before/after |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        print("| containers | housekeeping CPU/round (ms, of which user) | naive Python CPU/round (ms) | ratio | % of a core @10s | round wall (ms) | render CPU p50 (ms) | render wall p50 / p99 (ms) | HTTP scrape p50, first / repeat (ms, curl) | body (KiB) | container_* series | fs walk pass CPU (ms) | RSS (MiB) | children before/after |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows {
             let ratio = r.naiveCPUms.map { fmt($0 / max(r.roundCPUms, 0.001)) + "x" } ?? "-"
-            print("| \(r.count) | \(fmt(r.roundCPUms)) (\(fmt(r.roundUserMs))) | \(r.naiveCPUms.map(fmt) ?? "-") | \(ratio) | \(fmt(r.roundCPUms / 10_000 * 100, digits: 3)) | \(fmt(r.roundWallMs)) | \(fmt(r.renderMedianMs)) / \(fmt(r.renderP99Ms)) | \(r.httpMedianMs.map(fmt) ?? "-") / \(r.httpCachedMedianMs.map(fmt) ?? "-") | \(r.scrapeBytes / 1024) | \(r.containerSeries) | \(fmt(r.walkCPUms)) | \(fmt(r.rssMiB)) | \(r.childrenBefore)/\(r.childrenAfter) |")
+            print("| \(r.count) | \(fmt(r.roundCPUms)) (\(fmt(r.roundUserMs))) | \(r.naiveCPUms.map(fmt) ?? "-") | \(ratio) | \(fmt(r.roundCPUms / 10_000 * 100, digits: 3)) | \(fmt(r.roundWallMs)) | \(fmt(r.renderCPUMedianMs)) | \(fmt(r.renderMedianMs)) / \(fmt(r.renderP99Ms)) | \(r.httpMedianMs.map(fmt) ?? "-") / \(r.httpCachedMedianMs.map(fmt) ?? "-") | \(r.scrapeBytes / 1024) | \(r.containerSeries) | \(fmt(r.walkCPUms)) | \(fmt(r.rssMiB)) | \(r.childrenBefore)/\(r.childrenAfter) |")
         }
     }
 
@@ -166,11 +177,20 @@ struct StatsBench {
         for dir in dirs { _ = try DirectoryUsageWalker(root: dir).finish() }
         let walkCPUms = (cpuSeconds() - walk0) * 1000
 
+        if ProcessInfo_renderProfile {
+            let end = monotonicMs() + 8000
+            var n = 0
+            while monotonicMs() < end { _ = CadvisorMetrics.render(snapshot); n += 1 }
+            print("render-profile: \(n) renders in 8 s")
+        }
         var renders: [Double] = []
+        var renderCPU: [Double] = []
         var body: [UInt8] = []
         for _ in 0..<scrapes {
             let t0 = monotonicMs()
+            let c0 = threadCPUms()
             body = CadvisorMetrics.render(snapshot)
+            renderCPU.append(threadCPUms() - c0)
             renders.append(monotonicMs() - t0)
         }
         let series = String(decoding: body, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("container_") }.count
@@ -214,6 +234,7 @@ struct StatsBench {
         }
 
         return Row(count: fleet.count, roundCPUms: roundCPUms, roundUserMs: roundUserMs, roundWallMs: roundWallMs, naiveCPUms: naiveCPU, naiveWallMs: naiveWall,
+                   renderCPUMedianMs: percentile(renderCPU, 0.5),
                    renderMedianMs: percentile(renders, 0.5), renderP99Ms: percentile(renders, 0.99), httpMedianMs: httpMedian,
                    httpCachedMedianMs: cachedTimes.isEmpty ? nil : percentile(cachedTimes, 0.5),
                    scrapeBytes: body.count, containerSeries: series, walkCPUms: walkCPUms, rssMiB: rss,
