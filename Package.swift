@@ -14,9 +14,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The system C libraries (libnl-3/route, libnftnl, libmnl, libseccomp, libcap).
@@ -32,8 +33,11 @@ let package = Package(
         .target(name: "LinuxNetlink", dependencies: ["CSystemLibs", "LinuxPrimitives", "CLinux"]),
         // Capabilities and seccomp profiles compiled to BPF.
         .target(name: "LinuxSecurity", dependencies: ["CSystemLibs", "LinuxPrimitives"]),
-        .target(name: "Images", dependencies: ["LinuxPrimitives", "CLinux"]),
-        .target(name: "Runtime", dependencies: ["LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
+        // zlib for gzip layers (a system library: zlib1g-dev).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Images", dependencies: ["LinuxPrimitives", "CLinux", "CZlib",
+                                               .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Runtime", dependencies: ["ShimProtocol", "LinuxPrimitives", "LinuxSecurity", "KubeAPI", "CLinux",
                                                 .product(name: "Logging", package: "swift-log")]),
         .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
         .target(name: "ServiceProxy", dependencies: ["LinuxNetlink", "KubeAPI", .product(name: "Logging", package: "swift-log")]),
@@ -42,11 +46,20 @@ let package = Package(
                                                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         // The stats endpoints as Hummingbird routes (one call mounts them on the agent's router).
         .target(name: "ContainerStatsHTTP", dependencies: ["ContainerStats", .product(name: "Hummingbird", package: "hummingbird")]),
-        .executableTarget(name: "swiftlet-shim", dependencies: ["LinuxPrimitives", "CLinux"],
+        // What the agent and a pod's shim say to each other (Foundation-free).
+        .target(name: "ShimProtocol", dependencies: ["LinuxPrimitives"]),
+        // kubelet: pod workers, status, volumes, static pods, the kubelet HTTP endpoints.
+        .target(name: "Kubelet", dependencies: [
+            "Runtime", "KubeAPI", "LinuxPrimitives",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "swiftlet-shim", dependencies: ["ShimProtocol", "LinuxPrimitives", "CLinux"],
                           swiftSettings: [.unsafeFlags(["-Osize"])],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .executableTarget(name: "swiftlet", dependencies: [
-            "LinuxPrimitives", "KubeAPI", "Images", "Runtime", "Networking", "ServiceProxy", "ContainerStats",
+            "LinuxPrimitives", "KubeAPI", "Images", "Runtime", "Networking", "ServiceProxy", "ContainerStats", "Kubelet",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -56,6 +69,10 @@ let package = Package(
                           path: "Benchmarks/stats/Sources/StatsBench"),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
+        .testTarget(name: "KubeletTests", dependencies: ["Kubelet", "Runtime", "KubeAPI", "LinuxPrimitives"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "LinuxPrimitives", "LinuxSecurity", "ShimProtocol"]),
+        .testTarget(name: "LinuxNetlinkTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "LinuxPrimitives"], exclude: ["Fixtures"]),
         .testTarget(name: "ContainerStatsTests", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives", "LinuxNetlink",
                                                                 .product(name: "Hummingbird", package: "hummingbird")]),
     ]

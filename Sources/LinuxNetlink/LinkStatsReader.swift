@@ -78,10 +78,10 @@ public final class LinkStatsReader {
         if home < 0 { throw SystemError.current("open", path: "/proc/thread-self/ns/net") }
         defer { _ = Glibc.close(home) }
 
-        if clinux_setns_net(target) != 0 { throw SystemError.current("setns(net)", path: path) }
+        if clinux_join_netns(target) != 0 { throw SystemError.current("setns(net)", path: path) }
         let fd = Glibc.socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_ROUTE)
         let socketErrno = Glibc.errno
-        if clinux_setns_net(home) != 0 {
+        if clinux_join_netns(home) != 0 {
             // This thread is shared with the rest of the agent; leaving it in a pod's network
             // namespace would silently misroute everything else scheduled on it.
             fatalError("setns back to the agent's own network namespace failed: \(SystemError.current("setns(net)", path: "/proc/thread-self/ns/net"))")

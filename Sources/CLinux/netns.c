@@ -2,4 +2,4 @@
 #include "clinux_netns.h"
 #include <sched.h>
 
-int clinux_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
+int clinux_join_netns(int fd) { return setns(fd, CLONE_NEWNET); }
