@@ -90,6 +90,7 @@ struct Row {
     var renderP99Ms: Double
     var httpMedianMs: Double?
     var httpCachedMedianMs: Double?
+    var rssAfterRoundsMiB: Double
     var scrapeBytes: Int
     var containerSeries: Int
     var walkCPUms: Double
@@ -135,11 +136,11 @@ struct StatsBench {
             print("n=\(count): round cpu \(fmt(r.roundCPUms)) ms (naive python \(r.naiveCPUms.map(fmt) ?? "-") ms), render p50 \(fmt(r.renderMedianMs)) ms, http p50 \(r.httpMedianMs.map(fmt) ?? "-") ms, rss \(fmt(r.rssMiB)) MiB")
         }
         print("")
-        print("| containers | housekeeping CPU/round (ms, of which user) | naive Python CPU/round (ms) | ratio | % of a core @10s | round wall (ms) | render CPU p50 (ms) | render wall p50 / p99 (ms) | HTTP scrape p50, first / repeat (ms, curl) | body (KiB) | container_* series | fs walk pass CPU (ms) | RSS (MiB) | children before/after |")
+        print("| containers | housekeeping CPU/round (ms, of which user) | naive Python CPU/round (ms) | ratio | % of a core @10s | round wall (ms) | render CPU p50 (ms) | render wall p50 / p99 (ms) | HTTP scrape p50, first / repeat (ms, curl) | body (KiB) | container_* series | fs walk pass CPU (ms) | RSS after rounds / after scrapes (MiB) | children before/after |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows {
             let ratio = r.naiveCPUms.map { fmt($0 / max(r.roundCPUms, 0.001)) + "x" } ?? "-"
-            print("| \(r.count) | \(fmt(r.roundCPUms)) (\(fmt(r.roundUserMs))) | \(r.naiveCPUms.map(fmt) ?? "-") | \(ratio) | \(fmt(r.roundCPUms / 10_000 * 100, digits: 3)) | \(fmt(r.roundWallMs)) | \(fmt(r.renderCPUMedianMs)) | \(fmt(r.renderMedianMs)) / \(fmt(r.renderP99Ms)) | \(r.httpMedianMs.map(fmt) ?? "-") / \(r.httpCachedMedianMs.map(fmt) ?? "-") | \(r.scrapeBytes / 1024) | \(r.containerSeries) | \(fmt(r.walkCPUms)) | \(fmt(r.rssMiB)) | \(r.childrenBefore)/\(r.childrenAfter) |")
+            print("| \(r.count) | \(fmt(r.roundCPUms)) (\(fmt(r.roundUserMs))) | \(r.naiveCPUms.map(fmt) ?? "-") | \(ratio) | \(fmt(r.roundCPUms / 10_000 * 100, digits: 3)) | \(fmt(r.roundWallMs)) | \(fmt(r.renderCPUMedianMs)) | \(fmt(r.renderMedianMs)) / \(fmt(r.renderP99Ms)) | \(r.httpMedianMs.map(fmt) ?? "-") / \(r.httpCachedMedianMs.map(fmt) ?? "-") | \(r.scrapeBytes / 1024) | \(r.containerSeries) | \(fmt(r.walkCPUms)) | \(fmt(r.rssAfterRoundsMiB)) / \(fmt(r.rssMiB)) | \(r.childrenBefore)/\(r.childrenAfter) |")
         }
     }
 
@@ -170,6 +171,7 @@ struct StatsBench {
         let roundUserMs = (userSeconds() - user0) * 1000 / Double(rounds)
         let roundWallMs = (monotonicMs() - wall0) / Double(rounds)
         let childrenAfter = childCount()
+        let rssAfterRounds = Double(statusField("VmRSS")) / 1024
 
         // One full pass of the directory walker over every tracked directory.
         let dirs = fleet.targets.pods.flatMap { $0.containers.flatMap { [$0.writableLayerPath, $0.logPath].compactMap { $0 } } }
@@ -237,7 +239,7 @@ struct StatsBench {
                    renderCPUMedianMs: percentile(renderCPU, 0.5),
                    renderMedianMs: percentile(renders, 0.5), renderP99Ms: percentile(renders, 0.99), httpMedianMs: httpMedian,
                    httpCachedMedianMs: cachedTimes.isEmpty ? nil : percentile(cachedTimes, 0.5),
-                   scrapeBytes: body.count, containerSeries: series, walkCPUms: walkCPUms, rssMiB: rss,
+                   rssAfterRoundsMiB: rssAfterRounds, scrapeBytes: body.count, containerSeries: series, walkCPUms: walkCPUms, rssMiB: rss,
                    childrenBefore: childrenBefore, childrenAfter: childrenAfter)
     }
 
