@@ -42,6 +42,11 @@ import Testing
         #expect(lines[1].values["cost.usage"] == 77)
     }
 
+    @Test func controllerListIncludesTheLastWord() {
+        #expect(KernelText.words(bytes("cpuset cpu io memory hugetlb pids\n")) == ["cpuset", "cpu", "io", "memory", "hugetlb", "pids"])
+        #expect(KernelText.words(bytes("\n")).isEmpty)
+    }
+
     @Test func idsAndLineCount() {
         #expect(KernelText.ids(bytes("12\n345\n")) == [12, 345])
         #expect(KernelText.lineCount(bytes("1\n2\n3\n")) == 3)

@@ -46,7 +46,7 @@ public struct CgroupLayout: Sendable, Equatable, CustomStringConvertible {
         }
         let kind: Kind = (mount.mountPoint == "/sys/fs/cgroup" && !hasV1) ? .unified : (hasV1 ? .hybrid : .unified)
         let controllerBytes = (try? KernelFile.read(mount.mountPoint + "/cgroup.controllers")) ?? nil
-        let controllers = Set(controllerBytes.map { KernelText.fields($0[...]).map { KernelText.string($0) } } ?? [])
+        let controllers = Set(controllerBytes.map { KernelText.words($0) } ?? [])
         return CgroupLayout(kind: kind, mountPoint: mount.mountPoint, controllers: controllers)
     }
 

@@ -44,6 +44,12 @@ enum KernelText {
         line.split(whereSeparator: isSpace)
     }
 
+    /// Every whitespace-separated word of a file (spaces, tabs and newlines), e.g.
+    /// cgroup.controllers.
+    static func words(_ bytes: [UInt8]) -> [String] {
+        bytes.split(whereSeparator: { isSpace($0) || $0 == 0x0A }).map { string($0) }
+    }
+
     /// "key value" per line (cpu.stat, memory.stat, memory.events, pids files).
     static func flatKeyed(_ bytes: [UInt8]) -> [String: UInt64] {
         var result: [String: UInt64] = [:]
