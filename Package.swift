@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The system C libraries (libnl-3/route, libnftnl, libmnl, libseccomp, libcap).
@@ -48,7 +49,11 @@ let package = Package(
                                                 .product(name: "Logging", package: "swift-log")]),
         .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
         .target(name: "ServiceProxy", dependencies: ["LinuxNetlink", "KubeAPI", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
+        .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink",
+                                                       .product(name: "Prometheus", package: "swift-prometheus"),
+                                                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+        // The stats endpoints as Hummingbird routes (one call mounts them on the agent's router).
+        .target(name: "ContainerStatsHTTP", dependencies: ["ContainerStats", .product(name: "Hummingbird", package: "hummingbird")]),
         // What the agent and a pod's shim say to each other (Foundation-free).
         .target(name: "ShimProtocol", dependencies: ["LinuxPrimitives"]),
         // kubelet: pod workers, status, volumes, static pods, the kubelet HTTP endpoints.
@@ -62,15 +67,22 @@ let package = Package(
                           swiftSettings: [.unsafeFlags(["-Osize"])],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .executableTarget(name: "swiftlet", dependencies: [
-            "LinuxPrimitives", "KubeAPI", "Images", "Runtime", "Networking", "ServiceProxy", "ContainerStats", "Kubelet",
+            "LinuxPrimitives", "KubeAPI", "Images", "Runtime", "Networking", "ServiceProxy", "ContainerStats", "ContainerStatsHTTP", "Kubelet",
+            "ShimProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Benchmarks/stats: housekeeping CPU, scrape latency and RSS vs a naive collector.
+        .executableTarget(name: "stats-bench", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives",
+                                                              .product(name: "Hummingbird", package: "hummingbird")],
+                          path: "Benchmarks/stats/Sources/StatsBench"),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
         .testTarget(name: "KubeletTests", dependencies: ["Kubelet", "Runtime", "KubeAPI", "LinuxPrimitives"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "LinuxPrimitives", "LinuxSecurity", "ShimProtocol"]),
         .testTarget(name: "LinuxNetlinkTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "LinuxPrimitives"], exclude: ["Fixtures"]),
+        .testTarget(name: "ContainerStatsTests", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives", "LinuxNetlink",
+                                                                .product(name: "Hummingbird", package: "hummingbird")]),
     ]
 )

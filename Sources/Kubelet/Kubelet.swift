@@ -36,13 +36,15 @@ public final class Kubelet: Sendable {
     public func podsWithStatus() -> [Pod] { statuses.all() }
 
     /// Re-adopts what the runtime has, then runs sources, workers and the event loop.
-    public func run() async throws {
+    /// `extraRoutes` mounts other modules' endpoints (stats) on the same kubelet port.
+    public func run(extraRoutes: @Sendable (Router<BasicRequestContext>) -> Void = { _ in }) async throws {
         let adopted = await runtime.recover()
         logger.info("re-adopted \(adopted.count) pod sandbox(es)")
         try await withThrowingDiscardingTaskGroup { group in
             if config.readOnlyPort > 0 {
                 let router = Router()
                 addRoutes(to: router)
+                extraRoutes(router)
                 let app = Application(router: router, configuration: .init(address: .hostname(config.readOnlyAddress, port: config.readOnlyPort)),
                                       logger: Logger(label: "swiftlet.http"))
                 group.addTask { try await app.run() }

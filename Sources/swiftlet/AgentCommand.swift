@@ -1,4 +1,6 @@
 import ArgumentParser
+import ContainerStats
+import ContainerStatsHTTP
 import Foundation
 import Images
 import Kubelet
@@ -46,7 +48,17 @@ struct AgentCommand: AsyncParsableCommand {
         let kubeletConfig = KubeletConfig(nodeName: node.resolvedNodeName, rootDir: node.rootDir, podManifestPath: podManifestPath,
                                           podLogDir: node.podLogDir, readOnlyPort: readOnlyPort, podPidsLimit: node.podMaxPids)
         let kubelet = Kubelet(config: kubeletConfig, runtime: runtime, logger: Logger(label: "swiftlet.kubelet"))
-        logger.info("agent starting: node \(kubeletConfig.nodeName), root \(node.rootDir), run \(node.resolvedRunDir), cgroup root \(node.cgroupRoot)")
-        try await kubelet.run()
+        var statsConfig = StatsConfiguration()
+        statsConfig.housekeepingInterval = try GoDuration.parse(node.housekeepingInterval)
+        let stats = try StatsService(source: RuntimeStatsSource(runtime: runtime, nodeName: kubeletConfig.nodeName, rootDir: node.rootDir,
+                                                                cgroupRoot: node.cgroupRoot),
+                                     configuration: statsConfig)
+        logger.info("agent starting: node \(kubeletConfig.nodeName), root \(node.rootDir), run \(node.resolvedRunDir), cgroup root \(node.cgroupRoot); stats from \(stats.layout)")
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await stats.run() }
+            group.addTask {
+                try await kubelet.run { router in router.addStatsRoutes(stats.endpoints, agentMetrics: stats.agentMetrics) }
+            }
+        }
     }
 }
