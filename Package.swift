@@ -45,5 +45,6 @@ let package = Package(
         ]),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
+        .testTarget(name: "LinuxNetlinkRouteTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
     ]
 )

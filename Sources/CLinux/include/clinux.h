@@ -35,4 +35,6 @@ int clinux_wexitstatus(int status);
 int clinux_wifsignaled(int status);
 int clinux_wtermsig(int status);
 
+#include "clinux_net.h"
+
 #endif
