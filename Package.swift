@@ -9,6 +9,9 @@ let package = Package(
     products: [
         .executable(name: "swiftlet", targets: ["swiftlet"]),
         .executable(name: "swiftlet-shim", targets: ["swiftlet-shim"]),
+        .executable(name: "swiftlet-bridge", targets: ["swiftlet-bridge"]),
+        .executable(name: "swiftlet-host-local", targets: ["swiftlet-host-local"]),
+        .executable(name: "swiftlet-loopback", targets: ["swiftlet-loopback"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -32,7 +35,18 @@ let package = Package(
         .target(name: "Images", dependencies: ["LinuxPrimitives", "CLinux"]),
         .target(name: "Runtime", dependencies: ["LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
                                                 .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
+        .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink", "CNI",
+                                                   .product(name: "Logging", package: "swift-log")]),
+        // CNI wire types (JSON, results, errors), Foundation-free: shared by the runtime side and the plugins.
+        .target(name: "CNI", dependencies: ["LinuxNetlink"]),
+        // Our CNI plugins' logic; cni-plugins/<name>/main.swift are one-line executables over it.
+        .target(name: "CNIPlugins", dependencies: ["CNI", "LinuxNetlink", "LinuxPrimitives"]),
+        .executableTarget(name: "swiftlet-bridge", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-bridge",
+                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+        .executableTarget(name: "swiftlet-host-local", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-host-local",
+                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+        .executableTarget(name: "swiftlet-loopback", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-loopback",
+                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .target(name: "ServiceProxy", dependencies: ["LinuxNetlink", "KubeAPI", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
         .executableTarget(name: "swiftlet-shim", dependencies: ["LinuxPrimitives", "CLinux"],
