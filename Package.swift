@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "swiftlet-bridge", targets: ["swiftlet-bridge"]),
         .executable(name: "swiftlet-host-local", targets: ["swiftlet-host-local"]),
         .executable(name: "swiftlet-loopback", targets: ["swiftlet-loopback"]),
+        .executable(name: "swiftlet-portmap", targets: ["swiftlet-portmap"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -46,6 +47,8 @@ let package = Package(
         .executableTarget(name: "swiftlet-host-local", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-host-local",
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .executableTarget(name: "swiftlet-loopback", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-loopback",
+                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+        .executableTarget(name: "swiftlet-portmap", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-portmap",
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .target(name: "ServiceProxy", dependencies: ["LinuxNetlink", "KubeAPI", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),

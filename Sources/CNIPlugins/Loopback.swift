@@ -13,6 +13,11 @@ public struct LoopbackPlugin: CNIPlugin {
         let pod = try RouteSocket.inNamespace(request.netns)
         let lo = try pod.requireLink(named: "lo")
         try pod.setUp(index: lo.index)
+        // In a chain, pass the previous plugin's result on unchanged (the pod's IPs live there).
+        if var previous = request.prevResult {
+            previous.cniVersion = request.cniVersion
+            return previous
+        }
         var result = CNIResult(cniVersion: request.cniVersion)
         result.interfaces = [.init(name: "lo", mac: "00:00:00:00:00:00", sandbox: request.netns)]
         // The kernel puts 127.0.0.1/8 (and ::1 when IPv6 is on) on lo; report what is there.
