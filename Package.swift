@@ -63,5 +63,8 @@ let package = Package(
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
         .testTarget(name: "LinuxNetlinkRouteTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
+        .testTarget(name: "CNITests", dependencies: ["CNI", "CNIPlugins", "LinuxNetlink"]),
+        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "CNI", "CNIPlugins", "LinuxNetlink", "LinuxPrimitives",
+                                                            .product(name: "Logging", package: "swift-log")]),
     ]
 )
