@@ -12,7 +12,7 @@ public enum DefaultNetwork {
     public static let bridgeName = "swiftlet0"
 
     /// The conflist for `podCIDR`; errors name the flag.
-    public static func conflist(podCIDR: String) throws(PodNetworkError) -> JSON {
+    public static func conflist(podCIDR: String, ipamDataDir: String? = nil) throws(PodNetworkError) -> JSON {
         guard let subnet = IPNetwork(podCIDR), podCIDR.contains("/") else {
             throw .invalidConfiguration(path: "--pod-cidr", reason: "\"\(podCIDR)\" is not a prefix in CIDR notation")
         }
@@ -21,6 +21,15 @@ public enum DefaultNetwork {
             throw .invalidConfiguration(path: "--pod-cidr", reason: "\(network) is too small for pods")
         }
         let defaultRoute: JSON = network.address.isV4 ? "0.0.0.0/0" : "::/0"
+        var ipam: JSON = [
+            "type": "swiftlet-host-local",
+            "ranges": [[["subnet": .string(network.description)]]],
+            "routes": [["dst": defaultRoute]],
+        ]
+        if let ipamDataDir, case .object(var fields) = ipam {
+            fields["dataDir"] = .string(ipamDataDir)
+            ipam = .object(fields)
+        }
         let bridge: JSON = [
             "type": "swiftlet-bridge",
             "bridge": .string(bridgeName),
@@ -28,11 +37,7 @@ public enum DefaultNetwork {
             "isDefaultGateway": true,
             "ipMasq": .bool(Masquerading.enabledByDefault),
             "hairpinMode": true,
-            "ipam": [
-                "type": "swiftlet-host-local",
-                "ranges": [[["subnet": .string(network.description)]]],
-                "routes": [["dst": defaultRoute]],
-            ],
+            "ipam": ipam,
         ]
         return [
             "cniVersion": .string(CNIVersion.current),
@@ -48,9 +53,10 @@ public enum DefaultNetwork {
     /// Writes the default into `confDir` when it holds no configuration; returns the path
     /// written, or nil when a configuration was already there.
     @discardableResult
-    public static func writeIfMissing(confDir: String, podCIDR: String, logger: Logger) throws(PodNetworkError) -> String? {
+    public static func writeIfMissing(confDir: String, podCIDR: String, ipamDataDir: String? = nil,
+                                      logger: Logger) throws(PodNetworkError) -> String? {
         guard try NetworkConfigList.files(in: confDir).isEmpty else { return nil }
-        let document = try conflist(podCIDR: podCIDR)
+        let document = try conflist(podCIDR: podCIDR, ipamDataDir: ipamDataDir)
         let path = confDir + "/" + fileName
         do {
             try FileSystem.createDirectory(confDir)

@@ -55,10 +55,13 @@ public struct NetworkConfigList: Sendable, Equatable {
         guard !name.contains("/"), name != ".", name != "..", !name.contains(where: { $0.isWhitespace }) else {
             throw fields.invalid("name", "\"\(name)\" may not contain '/' or whitespace")
         }
-        var version = try fields.string("cniVersion") ?? "0.1.0"
+        var version = try fields.string("cniVersion")
         if let versions = try fields.array("cniVersions") {
             let offered = versions.compactMap(\.stringValue).filter { CNIVersion.supported.contains($0) }
             if let best = offered.max(by: { !CNIVersion.atLeast($0, $1) }) { version = best }
+        }
+        guard let version else {
+            throw fields.invalid("cniVersion", "is required (supported: \(CNIVersion.supported.joined(separator: ", ")))")
         }
         guard CNIVersion.parse(version) != nil else { throw fields.invalid("cniVersion", "\"\(version)\" is not a version") }
         guard CNIVersion.supported.contains(version) else {

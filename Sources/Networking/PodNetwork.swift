@@ -14,6 +14,9 @@ public struct PodNetworkOptions: Sendable {
     public var cacheDir = "/var/lib/cni"
     /// `--pod-cidr`, used for the default network when the conf dir is empty.
     public var podCIDR = "10.88.0.0/16"
+    /// host-local's state directory in the default network; nil keeps the plugin's default
+    /// (/var/lib/cni/networks).
+    public var ipamDataDir: String?
     /// The pod's interface name.
     public var interfaceName = "eth0"
     /// Write `DefaultNetwork` when the conf dir has no configuration.
@@ -141,7 +144,8 @@ public final class PodNetwork: Sendable {
         try await blocking { () throws(PodNetworkError) -> NetworkConfigList in
             if self.options.configureHost { try HostNetworkSetup.apply(podCIDR: self.options.podCIDR, logger: self.logger) }
             if self.options.writeDefaultConfig {
-                try DefaultNetwork.writeIfMissing(confDir: self.options.confDir, podCIDR: self.options.podCIDR, logger: self.logger)
+                try DefaultNetwork.writeIfMissing(confDir: self.options.confDir, podCIDR: self.options.podCIDR,
+                                                  ipamDataDir: self.options.ipamDataDir, logger: self.logger)
             }
             return try self.loadConfiguration()
         }
