@@ -34,7 +34,7 @@ let package = Package(
         // Capabilities and seccomp profiles compiled to BPF.
         .target(name: "LinuxSecurity", dependencies: ["CSystemLibs", "LinuxPrimitives"]),
         .target(name: "Images", dependencies: ["LinuxPrimitives", "CLinux"]),
-        .target(name: "Runtime", dependencies: ["LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
+        .target(name: "Runtime", dependencies: ["ShimProtocol", "LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
                                                 .product(name: "Logging", package: "swift-log")]),
         .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink", "CNI",
                                                    .product(name: "Logging", package: "swift-log")]),
@@ -52,7 +52,9 @@ let package = Package(
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .target(name: "ServiceProxy", dependencies: ["LinuxNetlink", "KubeAPI", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
-        .executableTarget(name: "swiftlet-shim", dependencies: ["LinuxPrimitives", "CLinux"],
+        // What the agent and a pod's shim say to each other (Foundation-free).
+        .target(name: "ShimProtocol", dependencies: ["LinuxPrimitives"]),
+        .executableTarget(name: "swiftlet-shim", dependencies: ["ShimProtocol", "LinuxPrimitives", "CLinux"],
                           swiftSettings: [.unsafeFlags(["-Osize"])],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .executableTarget(name: "swiftlet", dependencies: [
@@ -66,5 +68,7 @@ let package = Package(
         .testTarget(name: "CNITests", dependencies: ["CNI", "CNIPlugins", "LinuxNetlink"]),
         .testTarget(name: "NetworkingTests", dependencies: ["Networking", "CNI", "CNIPlugins", "LinuxNetlink", "LinuxPrimitives",
                                                             .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "LinuxPrimitives", "LinuxSecurity", "ShimProtocol"]),
+        .testTarget(name: "LinuxNetlinkTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
     ]
 )
