@@ -70,9 +70,9 @@ public enum DefaultNetwork {
     }
 }
 
-/// Whether our bridge masquerades pod traffic by default (needs the nftables layer).
+/// Our default network masquerades pod traffic leaving the pod CIDR, so pods reach beyond the node.
 enum Masquerading {
-    static let enabledByDefault = false
+    static let enabledByDefault = true
 }
 
 /// The host settings pod networking needs, and nothing else: IP forwarding for the pod

@@ -46,17 +46,3 @@ public struct PortmapPlugin: CNIPlugin {
     }
 }
 
-/// hostPort DNAT rules through nftables. Pending the shared nftables layer
-/// (Sources/LinuxNetlink/NFTables): until it lands, mappings are refused with a clear error.
-enum PortForwarding {
-    static func add(network: String, containerID: String, ifname: String, mappings: [PortMappingEntry],
-                    addresses: [IPAddress], snat: Bool) throws {
-        throw CNIError(code: CNIError.unsupportedField, msg: "hostPort mappings are not available yet in swiftlet-portmap (needs the nftables layer)")
-    }
-
-    static func remove(network: String, containerID: String, ifname: String) throws {}
-
-    static func check(network: String, containerID: String, ifname: String, mappings: [PortMappingEntry]) throws {}
-
-    static func gc(network: String, valid: [(String, String)]) throws {}
-}
