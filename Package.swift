@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Images", dependencies: ["LinuxPrimitives", "CLinux"]),
         .target(name: "Runtime", dependencies: ["ShimProtocol", "LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
                                                 .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink", "CNI",
+        .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink", "CNI", "Runtime",
                                                    .product(name: "Logging", package: "swift-log")]),
         // CNI wire types (JSON, results, errors), Foundation-free: shared by the runtime side and the plugins.
         .target(name: "CNI", dependencies: ["LinuxNetlink"]),
@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
         .testTarget(name: "LinuxNetlinkRouteTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
         .testTarget(name: "CNITests", dependencies: ["CNI", "CNIPlugins", "LinuxNetlink"]),
-        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "CNI", "CNIPlugins", "LinuxNetlink", "LinuxPrimitives",
+        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "CNI", "CNIPlugins", "LinuxNetlink", "LinuxPrimitives", "Runtime",
                                                             .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "LinuxPrimitives", "LinuxSecurity", "ShimProtocol"]),
         .testTarget(name: "LinuxNetlinkTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),

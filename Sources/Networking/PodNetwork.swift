@@ -3,6 +3,7 @@ import Glibc
 import LinuxNetlink
 import LinuxPrimitives
 import Logging
+import Runtime
 
 /// Settings of pod networking, from the agent's flags.
 public struct PodNetworkOptions: Sendable {
@@ -38,53 +39,6 @@ public struct PodNetworkOptions: Sendable {
     }
 }
 
-/// What the runtime knows about a sandbox when it asks for its network.
-public struct PodSandboxNetwork: Sendable {
-    public var podNamespace: String
-    public var podName: String
-    public var podUID: String
-    /// The sandbox ID: CNI's container ID and K8S_POD_INFRA_CONTAINER_ID.
-    public var sandboxID: String
-    /// The pod's pinned network namespace file.
-    public var netnsPath: String
-    /// hostPort mappings from the pod's containers (portmap's `portMappings` capability).
-    public var portMappings: [PortMapping]
-
-    public init(podNamespace: String, podName: String, podUID: String, sandboxID: String, netnsPath: String,
-                portMappings: [PortMapping] = []) {
-        self.podNamespace = podNamespace
-        self.podName = podName
-        self.podUID = podUID
-        self.sandboxID = sandboxID
-        self.netnsPath = netnsPath
-        self.portMappings = portMappings
-    }
-}
-
-/// One `hostPort` (the CNI `portMappings` capability's entry, field names as upstream).
-public struct PortMapping: Sendable, Equatable {
-    public var hostPort: Int
-    public var containerPort: Int
-    /// `tcp`, `udp` or `sctp` (lower case, as kubelet sends it).
-    public var `protocol`: String
-    /// Empty for all host addresses.
-    public var hostIP: String
-
-    public init(hostPort: Int, containerPort: Int, protocol: String = "tcp", hostIP: String = "") {
-        self.hostPort = hostPort
-        self.containerPort = containerPort
-        self.protocol = `protocol`.lowercased()
-        self.hostIP = hostIP
-    }
-
-    var json: JSON {
-        var object = JSONObject([("hostPort", .int(Int64(hostPort))), ("containerPort", .int(Int64(containerPort))),
-                                 ("protocol", .string(`protocol`))])
-        if !hostIP.isEmpty { object["hostIP"] = .string(hostIP) }
-        return .object(object)
-    }
-}
-
 /// A sandbox's network as the runtime reports it: `status.podIP(s)` come from `ips`.
 public struct PodNetworkAttachment: Sendable, Equatable {
     public var network: String
@@ -113,13 +67,15 @@ public struct PodNetworkAttachment: Sendable, Equatable {
     }
 }
 
-/// Pod networking through CNI, the API the runtime calls. Each call loads the current
+/// Pod networking through CNI, the API the runtime calls (it conforms to
+/// `Runtime.PodNetwork`, see RuntimeAdapter.swift; the richer methods here return the whole
+/// CNI result). Each call loads the current
 /// configuration (the lexically first file in the conf dir), except teardown, which uses the
 /// configuration recorded at ADD time. Calls block on plugin processes, so they run on a
 /// thread of their own and never hold up the concurrency pool. The runtime must not run two
 /// calls for the same sandbox at once (the spec's rule; the pod worker serializes them);
 /// different sandboxes may proceed in parallel.
-public final class PodNetwork: Sendable {
+public final class CNIPodNetwork: Sendable {
     public let options: PodNetworkOptions
     let runtime: CNIRuntime
     let logger: Logger
@@ -128,7 +84,7 @@ public final class PodNetwork: Sendable {
         self.options = options
         self.logger = logger
         var directories = options.binDirs
-        if options.searchOwnDirectory, let own = PodNetwork.ownDirectory(), !directories.contains(own) {
+        if options.searchOwnDirectory, let own = CNIPodNetwork.ownDirectory(), !directories.contains(own) {
             directories.append(own)
         }
         runtime = CNIRuntime(locator: PluginLocator(directories: directories), cacheDir: options.cacheDir, executor: options.executor)
@@ -162,7 +118,7 @@ public final class PodNetwork: Sendable {
     /// ADD: connects the sandbox and returns its addresses. On failure every plugin gets its
     /// DEL before the error is thrown (spec: an ADD is always followed by a DEL), so a failed
     /// sandbox holds no address, veth or rule.
-    public func setUp(_ sandbox: PodSandboxNetwork) async throws(PodNetworkError) -> PodNetworkAttachment {
+    public func attach(_ sandbox: PodNetworkRequest) async throws(PodNetworkError) -> PodNetworkAttachment {
         try await blocking { () throws(PodNetworkError) -> PodNetworkAttachment in
             let list = try self.loadConfiguration()
             let rt = self.runtimeConf(sandbox)
@@ -186,7 +142,7 @@ public final class PodNetwork: Sendable {
     /// DEL: disconnects the sandbox, with the configuration and arguments recorded at ADD
     /// (so it works after a restart and after the conf dir changed). `netnsPath` nil or a
     /// vanished namespace is fine: plugins then release what they hold outside it.
-    public func tearDown(sandboxID: String, netnsPath: String?) async throws(PodNetworkError) {
+    public func detach(sandboxID: String, netnsPath: String?) async throws(PodNetworkError) {
         try await blocking { () throws(PodNetworkError) in
             let ifname = self.options.interfaceName
             let records = self.runtime.cache.all().filter { $0.containerID == sandboxID && $0.ifname == ifname }
@@ -209,7 +165,7 @@ public final class PodNetwork: Sendable {
 
     /// CHECK on re-adoption: is the sandbox still wired as its ADD left it? Returns the
     /// attachment (for the pod's IPs) when it is.
-    public func check(sandboxID: String, netnsPath: String) async throws(PodNetworkError) -> PodNetworkAttachment {
+    public func verify(sandboxID: String, netnsPath: String) async throws(PodNetworkError) -> PodNetworkAttachment {
         try await blocking { () throws(PodNetworkError) -> PodNetworkAttachment in
             let ifname = self.options.interfaceName
             guard let record = self.runtime.cache.all().first(where: { $0.containerID == sandboxID && $0.ifname == ifname }),
@@ -234,7 +190,7 @@ public final class PodNetwork: Sendable {
 
     /// STATUS: may pods be accepted? Throws what is wrong (no configuration, malformed file,
     /// missing plugin, a plugin's STATUS error such as an exhausted range).
-    public func status() async throws(PodNetworkError) {
+    public func networkStatus() async throws(PodNetworkError) {
         try await blocking { () throws(PodNetworkError) in
             try self.runtime.status(try self.loadConfiguration())
         }
@@ -266,16 +222,17 @@ public final class PodNetwork: Sendable {
 
     // MARK: helpers
 
-    func runtimeConf(_ sandbox: PodSandboxNetwork) -> RuntimeConf {
+    func runtimeConf(_ sandbox: PodNetworkRequest) -> RuntimeConf {
         let args: [(String, String)] = [
             ("IgnoreUnknown", "1"),
-            ("K8S_POD_NAMESPACE", sandbox.podNamespace),
-            ("K8S_POD_NAME", sandbox.podName),
+            ("K8S_POD_NAMESPACE", sandbox.namespace),
+            ("K8S_POD_NAME", sandbox.name),
             ("K8S_POD_INFRA_CONTAINER_ID", sandbox.sandboxID),
-            ("K8S_POD_UID", sandbox.podUID),
+            ("K8S_POD_UID", sandbox.uid),
         ]
         var capabilities = JSONObject()
-        if !sandbox.portMappings.isEmpty { capabilities["portMappings"] = .array(sandbox.portMappings.map(\.json)) }
+        let mappings = sandbox.portMappings.filter { $0.hostPort > 0 }
+        if !mappings.isEmpty { capabilities["portMappings"] = .array(mappings.map(CNIPodNetwork.portMappingJSON)) }
         return RuntimeConf(containerID: sandbox.sandboxID, netns: sandbox.netnsPath, ifname: options.interfaceName,
                            args: args, capabilityArgs: capabilities)
     }
@@ -287,6 +244,14 @@ public final class PodNetwork: Sendable {
             return list
         }
         return try loadConfiguration()
+    }
+
+    /// One `portMappings` entry as kubelet sends it: protocol in lower case, hostIP only when set.
+    static func portMappingJSON(_ mapping: PortMapping) -> JSON {
+        var object = JSONObject([("hostPort", .int(Int64(mapping.hostPort))), ("containerPort", .int(Int64(mapping.containerPort))),
+                                 ("protocol", .string(mapping.protocol.isEmpty ? "tcp" : mapping.protocol.lowercased()))])
+        if !mapping.hostIP.isEmpty { object["hostIP"] = .string(mapping.hostIP) }
+        return .object(object)
     }
 
     static func ownDirectory() -> String? {

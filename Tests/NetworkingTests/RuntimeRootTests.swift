@@ -5,6 +5,7 @@ import LinuxPrimitives
 import Logging
 import Testing
 @testable import Networking
+import Runtime
 
 /// Which plugins a conflist uses: ours or Debian's reference plugins (containernetworking-plugins).
 enum PluginSet: String, CaseIterable, Sendable, CustomTestStringConvertible {
@@ -30,7 +31,7 @@ enum PluginSet: String, CaseIterable, Sendable, CustomTestStringConvertible {
 /// A PodNetwork whose plugins run inside the test's node namespace, with conf, cache and
 /// IPAM state in the test's scratch directory.
 func makePodNetwork(node: TestNamespace, scratch: String, binDirs: [String], executor: (any PluginExecutor)? = nil,
-                    writeDefault: Bool = false, podCIDR: String = "10.88.0.0/16") -> PodNetwork {
+                    writeDefault: Bool = false, podCIDR: String = "10.88.0.0/16") -> CNIPodNetwork {
     var options = PodNetworkOptions()
     options.confDir = scratch + "/net.d"
     options.cacheDir = scratch + "/cache"
@@ -41,7 +42,7 @@ func makePodNetwork(node: TestNamespace, scratch: String, binDirs: [String], exe
     options.configureHost = false  // the host's sysctls are not the test's to change
     options.searchOwnDirectory = false
     options.executor = executor ?? SpawnExecutor(networkNamespace: node.path)
-    return PodNetwork(options: options, logger: Logger(label: "test.networking"))
+    return CNIPodNetwork(options: options, logger: Logger(label: "test.networking"))
 }
 
 func writeConflist(_ scratch: String, _ text: String, name: String = "10-test.conflist") throws {
@@ -49,8 +50,8 @@ func writeConflist(_ scratch: String, _ text: String, name: String = "10-test.co
     try FileSystem.write(scratch + "/net.d/" + name, Array(text.utf8))
 }
 
-func sandbox(_ id: String, _ ns: TestNamespace, ports: [PortMapping] = []) -> PodSandboxNetwork {
-    PodSandboxNetwork(podNamespace: "default", podName: "pod-\(id)", podUID: "uid-\(id)", sandboxID: id, netnsPath: ns.path, portMappings: ports)
+func sandbox(_ id: String, _ ns: TestNamespace, ports: [PortMapping] = []) -> PodNetworkRequest {
+    PodNetworkRequest(sandboxID: id, namespace: "default", name: "pod-\(id)", uid: "uid-\(id)", netnsPath: ns.path, portMappings: ports)
 }
 
 /// Waits for the kernel to finish something asynchronous (namespace teardown).
@@ -75,9 +76,9 @@ struct RuntimeRootTests {
             let bridge = plugins == .ours ? "swtbr10" : "swtbr11"
             try writeConflist(scratch, plugins.conflist(network: "podnet", bridge: bridge, subnet: "10.71.0.0/24", dataDir: scratch + "/ipam"))
             let network = makePodNetwork(node: node, scratch: scratch, binDirs: plugins.binDirs)
-            try await network.status()
-            let a = try await network.setUp(sandbox("sbx-a", podA))
-            let b = try await network.setUp(sandbox("sbx-b", podB, ports: [PortMapping(hostPort: 18080, containerPort: 8080)]))
+            try await network.networkStatus()
+            let a = try await network.attach(sandbox("sbx-a", podA))
+            let b = try await network.attach(sandbox("sbx-b", podB, ports: [PortMapping(containerPort: 8080, hostPort: 18080)]))
             #expect(a.podIPs.count == 1 && b.podIPs.count == 1)
             #expect(a.podIPs != b.podIPs)
             #expect(a.podIPs.allSatisfy { $0.hasPrefix("10.71.0.") })
@@ -96,20 +97,20 @@ struct RuntimeRootTests {
             #expect(recordB["capabilityArgs"]?["portMappings"]?.arrayValue?.first?["hostPort"] == 18080)
 
             // Re-adoption: CHECK passes, and the cached attachment gives the IPs at once.
-            let checked = try await network.check(sandboxID: "sbx-a", netnsPath: podA.path)
+            let checked = try await network.verify(sandboxID: "sbx-a", netnsPath: podA.path)
             #expect(checked.podIPs == a.podIPs)
             #expect(network.cachedAttachment(sandboxID: "sbx-b")?.podIPs == b.podIPs)
 
             let vethsBefore = try ip("-n", node.name, "-o", "link", "show", "master", bridge).split(separator: "\n").filter { $0.contains("master") }.count
             #expect(vethsBefore == 2)
-            try await network.tearDown(sandboxID: "sbx-a", netnsPath: podA.path)
-            try await network.tearDown(sandboxID: "sbx-b", netnsPath: podB.path)
+            try await network.detach(sandboxID: "sbx-a", netnsPath: podA.path)
+            try await network.detach(sandboxID: "sbx-b", netnsPath: podB.path)
             #expect(try eventually { try !ip("-n", node.name, "-o", "link", "show", "master", bridge).contains("master") })
             #expect(!FileSystem.exists(recordPath))
             #expect(try FileSystem.listDirectory(scratch + "/ipam/podnet").filter { IPAddress($0) != nil } == [])
             #expect(!(try ip("-n", podB.name, "link").contains("eth0")))
             // Teardown twice is fine.
-            try await network.tearDown(sandboxID: "sbx-a", netnsPath: podA.path)
+            try await network.detach(sandboxID: "sbx-a", netnsPath: podA.path)
         }
     }
 
@@ -119,7 +120,7 @@ struct RuntimeRootTests {
             let (node, pod) = (nss[0], nss[1])
             try writeConflist(scratch, PluginSet.ours.conflist(network: "restart", bridge: "swtbr12", subnet: "10.73.0.0/24", dataDir: scratch + "/ipam"))
             let first = makePodNetwork(node: node, scratch: scratch, binDirs: [buildDirectory])
-            let attachment = try await first.setUp(sandbox("sbx-r", pod))
+            let attachment = try await first.attach(sandbox("sbx-r", pod))
 
             // The agent dies; meanwhile the conf dir is broken. A new instance must still DEL
             // with what ADD used, passing the cached result as prevResult.
@@ -127,7 +128,7 @@ struct RuntimeRootTests {
             let recorder = RecordingExecutor { _, _, _ in succeed() }
             let second = makePodNetwork(node: node, scratch: scratch, binDirs: [buildDirectory], executor: PassThroughRecorder(node: node, recorder: recorder))
             #expect(second.cachedAttachment(sandboxID: "sbx-r")?.podIPs == attachment.podIPs)
-            try await second.tearDown(sandboxID: "sbx-r", netnsPath: pod.path)
+            try await second.detach(sandboxID: "sbx-r", netnsPath: pod.path)
             let calls = recorder.recorded
             #expect(calls.map(\.plugin) == ["swiftlet-loopback", "swiftlet-portmap", "swiftlet-bridge"])
             for call in calls {
@@ -159,7 +160,7 @@ struct RuntimeRootTests {
                 """.utf8), mode: 0o755)
             try writeConflist(scratch, #"{"cniVersion":"1.1.0","name":"failing","plugins":[{"type":"swiftlet-bridge","bridge":"swtbr13","isGateway":true,"ipam":{"type":"swiftlet-host-local","dataDir":"\#(scratch)/ipam","ranges":[[{"subnet":"10.74.0.0/30"}]]}},{"type":"failing"}]}"#)
             let network = makePodNetwork(node: node, scratch: scratch, binDirs: [buildDirectory, fixtures])
-            let error = await #expect(throws: PodNetworkError.self) { try await network.setUp(sandbox("sbx-f", podA)) }
+            let error = await #expect(throws: PodNetworkError.self) { try await network.attach(sandbox("sbx-f", podA)) }
             #expect(error?.cniCode == 102)
             #expect(error?.description == "CNI plugin failing failed (ADD) on network \"failing\": CNI error 102 (plugin-specific error): fixture refuses: always")
             #expect(!(try ip("-n", podA.name, "link").contains("eth0")))
@@ -169,30 +170,30 @@ struct RuntimeRootTests {
 
             // An exhausted range (a /30 has one address besides the gateway) is the pod's error.
             try writeConflist(scratch, PluginSet.ours.conflist(network: "tiny", bridge: "swtbr13", subnet: "10.74.0.0/30", dataDir: scratch + "/ipam"))
-            _ = try await network.setUp(sandbox("sbx-1", podA))
-            let full = await #expect(throws: PodNetworkError.self) { try await network.setUp(sandbox("sbx-2", podB)) }
+            _ = try await network.attach(sandbox("sbx-1", podA))
+            let full = await #expect(throws: PodNetworkError.self) { try await network.attach(sandbox("sbx-2", podB)) }
             #expect(full?.cniCode == CNIError.tryAgainLater)
             #expect(full?.description.contains("no IP addresses available in range set: 10.74.0.1-10.74.0.2") == true)
             #expect(!(try ip("-n", podB.name, "link").contains("eth0")))
-            let status = await #expect(throws: PodNetworkError.self) { try await network.status() }
+            let status = await #expect(throws: PodNetworkError.self) { try await network.networkStatus() }
             #expect(status?.cniCode == CNIError.pluginNotAvailable)
-            try await network.tearDown(sandboxID: "sbx-1", netnsPath: podA.path)
-            try await network.status()
+            try await network.detach(sandboxID: "sbx-1", netnsPath: podA.path)
+            try await network.networkStatus()
         }
     }
 
     @Test func malformedConfigurationAndMissingPluginAreClearErrors() async throws {
         try await withTestNamespaces(2) { nss, scratch in
             let network = makePodNetwork(node: nss[0], scratch: scratch, binDirs: [scratch + "/nobin"])
-            #expect(await #expect(throws: PodNetworkError.self) { try await network.status() }
+            #expect(await #expect(throws: PodNetworkError.self) { try await network.networkStatus() }
                     == .noConfiguration(directory: scratch + "/net.d"))
             try writeConflist(scratch, #"{"cniVersion":"1.0.0","name":"x","plugins":[{"type":"bridge","mtu":1500}"#)
-            let malformed = await #expect(throws: PodNetworkError.self) { try await network.setUp(sandbox("sbx-m", nss[1])) }
+            let malformed = await #expect(throws: PodNetworkError.self) { try await network.attach(sandbox("sbx-m", nss[1])) }
             #expect(malformed?.description.hasPrefix("invalid CNI network configuration \(scratch)/net.d/10-test.conflist: invalid JSON") == true)
             try writeConflist(scratch, #"{"cniVersion":"1.0.0","name":"x","plugins":[{"type":"nonexistent-plugin"}]}"#)
-            let missing = await #expect(throws: PodNetworkError.self) { try await network.setUp(sandbox("sbx-m", nss[1])) }
+            let missing = await #expect(throws: PodNetworkError.self) { try await network.attach(sandbox("sbx-m", nss[1])) }
             #expect(missing == .pluginNotFound(type: "nonexistent-plugin", searchPath: [scratch + "/nobin"]))
-            #expect(await #expect(throws: PodNetworkError.self) { try await network.status() } == missing)
+            #expect(await #expect(throws: PodNetworkError.self) { try await network.networkStatus() } == missing)
         }
     }
 
@@ -206,10 +207,10 @@ struct RuntimeRootTests {
             let written = try FileSystem.readBytes(scratch + "/net.d/10-swiftlet.conflist")
             _ = try await network.prepare()
             #expect(try FileSystem.readBytes(scratch + "/net.d/10-swiftlet.conflist") == written, "not rewritten")
-            let attachment = try await network.setUp(sandbox("sbx-d", nss[1]))
+            let attachment = try await network.attach(sandbox("sbx-d", nss[1]))
             #expect(attachment.podIPs.first?.hasPrefix("10.89.0.") == true)
             #expect(try ip("-n", nss[0].name, "addr", "show", "swiftlet0").contains("inet 10.89.0.1/24"))
-            try await network.tearDown(sandboxID: "sbx-d", netnsPath: nss[1].path)
+            try await network.detach(sandboxID: "sbx-d", netnsPath: nss[1].path)
             #expect(try FileSystem.listDirectory(scratch + "/ipam/swiftlet").filter { IPAddress($0) != nil } == [])
         }
     }
@@ -221,8 +222,8 @@ struct RuntimeRootTests {
             let conflist = PluginSet.ours.conflist(network: "gcnet", bridge: "swtbr14", subnet: "10.75.0.0/24", dataDir: scratch + "/ipam")
             try writeConflist(scratch, conflist)
             let network = makePodNetwork(node: node, scratch: scratch, binDirs: [buildDirectory])
-            let kept = try await network.setUp(sandbox("sbx-keep", keep))
-            _ = try await network.setUp(sandbox("sbx-stale", stale))
+            let kept = try await network.attach(sandbox("sbx-keep", keep))
+            _ = try await network.attach(sandbox("sbx-stale", stale))
             // An attachment the runtime never recorded (plugin state only).
             let plugin = try JSON.parse(conflist)["plugins"]?.arrayValue?.first
             guard case .object(var single)? = plugin else { Issue.record("no plugin"); return }
@@ -238,7 +239,7 @@ struct RuntimeRootTests {
             #expect(try ip("-n", keep.name, "link").contains("eth0"))
             #expect(FileSystem.exists(scratch + "/cache/results/gcnet-sbx-keep-eth0"))
             #expect(!FileSystem.exists(scratch + "/cache/results/gcnet-sbx-stale-eth0"))
-            try await network.tearDown(sandboxID: "sbx-keep", netnsPath: keep.path)
+            try await network.detach(sandboxID: "sbx-keep", netnsPath: keep.path)
         }
     }
 
@@ -274,5 +275,35 @@ struct PassThroughRecorder: PluginExecutor {
             }
         }
         return result
+    }
+}
+
+@Suite(.enabled(if: getuid() == 0, "needs root (network namespaces)"), .enabled(if: ourPluginsBuilt, "build the package first"))
+struct RuntimeAdapterRootTests {
+    /// What the runtime sees through `Runtime.PodNetwork`.
+    @Test func runtimeProtocolConformance() async throws {
+        try await withTestNamespaces(3) { nss, scratch in
+            let (node, pod, other) = (nss[0], nss[1], nss[2])
+            let network: any PodNetwork = makePodNetwork(node: node, scratch: scratch, binDirs: [buildDirectory])
+            #expect(await network.readiness() == "no CNI network configuration found in \(scratch)/net.d")
+            try writeConflist(scratch, PluginSet.ours.conflist(network: "adapter", bridge: "swtbr15", subnet: "10.78.0.0/24", dataDir: scratch + "/ipam"))
+            #expect(await network.readiness() == nil)
+            let request = sandbox("sbx-ad", pod, ports: [PortMapping(containerPort: 80, hostPort: 0)])
+            let status = try await network.setUp(request)
+            #expect(status.interfaceName == "eth0")
+            #expect(status.ips.count == 1 && status.ips[0].hasPrefix("10.78.0."))
+            #expect(await network.check(request))
+            // Broken wiring: the pod lost its address.
+            let podSock = try RouteSocket.inNamespace(pod.path)
+            let eth0 = try podSock.requireLink(named: "eth0")
+            try podSock.deleteAddress(index: eth0.index, try #require(IPNetwork(status.ips[0] + "/24")))
+            #expect(await !network.check(request))
+            _ = try await network.setUp(sandbox("sbx-gone", other))
+            await network.garbageCollect(valid: [request])
+            #expect(!(try ip("-n", other.name, "link").contains("eth0")))
+            try await network.tearDown(request)
+            try await network.tearDown(request)
+            #expect(!(try ip("-n", pod.name, "link").contains("eth0")))
+        }
     }
 }

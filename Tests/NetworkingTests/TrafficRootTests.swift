@@ -4,6 +4,7 @@ import LinuxNetlink
 import LinuxPrimitives
 import Testing
 @testable import Networking
+import Runtime
 
 /// Real traffic through what the plugins built: pod->pod, pod->node, node->pod, hostPort from
 /// outside the node and from the node itself, and masquerading of pod traffic leaving the pod
@@ -68,8 +69,8 @@ struct TrafficRootTests {
             try connectOutside(node: node, outside: outside)
             try writeConflist(scratch, conflist(plugins, scratch: scratch))
             let network = makePodNetwork(node: node, scratch: scratch, binDirs: plugins.binDirs)
-            let a = try await network.setUp(sandbox("sbx-ta", podA, ports: [PortMapping(hostPort: 18080, containerPort: 8080)]))
-            let b = try await network.setUp(sandbox("sbx-tb", podB))
+            let a = try await network.attach(sandbox("sbx-ta", podA, ports: [PortMapping(containerPort: 8080, hostPort: 18080)]))
+            let b = try await network.attach(sandbox("sbx-tb", podB))
             let ipA = try #require(a.podIPs.first)
             let gateway = try #require(a.result.ips.first?.gateway?.description)
             var servers: [pid_t] = []
@@ -89,8 +90,8 @@ struct TrafficRootTests {
 
             servers.forEach(stop)
             servers = []
-            try await network.tearDown(sandboxID: "sbx-ta", netnsPath: podA.path)
-            try await network.tearDown(sandboxID: "sbx-tb", netnsPath: podB.path)
+            try await network.detach(sandboxID: "sbx-ta", netnsPath: podA.path)
+            try await network.detach(sandboxID: "sbx-tb", netnsPath: podB.path)
             if plugins == .ours {
                 // No rule of either attachment is left behind.
                 let ruleset = try runIn(node, "/usr/sbin/nft", ["nft", "list", "ruleset"]).stdoutText
