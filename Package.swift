@@ -3,6 +3,10 @@
 // with a minimal API server. Module map and rules: docs/architecture.md.
 import PackageDescription
 
+/// CNI plugins start once per pod and verb: static Swift stdlib, and static C libraries where
+/// Debian ships them (cni-plugins/link-static-c-libs says how and why).
+let pluginLinking: [LinkerSetting] = [.unsafeFlags(["-static-stdlib", "-use-ld=\(Context.packageDirectory)/cni-plugins/link-static-c-libs"])]
+
 let package = Package(
     name: "swiftlet",
     platforms: [.macOS(.v15)],
@@ -43,13 +47,13 @@ let package = Package(
         // Our CNI plugins' logic; cni-plugins/<name>/main.swift are one-line executables over it.
         .target(name: "CNIPlugins", dependencies: ["CNI", "LinuxNetlink", "LinuxPrimitives"]),
         .executableTarget(name: "swiftlet-bridge", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-bridge",
-                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+                          linkerSettings: pluginLinking),
         .executableTarget(name: "swiftlet-host-local", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-host-local",
-                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+                          linkerSettings: pluginLinking),
         .executableTarget(name: "swiftlet-loopback", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-loopback",
-                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+                          linkerSettings: pluginLinking),
         .executableTarget(name: "swiftlet-portmap", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-portmap",
-                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+                          linkerSettings: pluginLinking),
         .target(name: "ServiceProxy", dependencies: ["LinuxNetlink", "KubeAPI", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
         // What the agent and a pod's shim say to each other (Foundation-free).

@@ -11,6 +11,10 @@ int clinux_netns_enter(int fd);
 /// unshare(CLONE_NEWNET) on the calling thread: it alone moves into a new, empty namespace.
 int clinux_netns_unshare(void);
 
+/// fork(2), which Swift marks unavailable: a CNI plugin (single-threaded at that point) uses it to
+/// leave the kernel's slow clean-up of its last netlink work to a child that outlives it.
+int clinux_fork(void);
+
 /// Fills `buffer` from the kernel's CSPRNG (getrandom, no flags); returns bytes written or -1.
 long clinux_random_bytes(void *buffer, size_t length);
 

@@ -23,25 +23,17 @@ public struct BridgePlugin: CNIPlugin {
         }
         let bridge = try ensureBridge(host, config)
 
-        let hostName = "veth" + RandomBytes.hex(8)
-        try host.createVethPair(name: hostName, peerName: request.ifname, peerNamespace: podNamespace, mtu: config.mtu)
+        var result = CNIResult(cniVersion: request.cniVersion)
         var ipamAllocated = false
-        var masqueraded = false
+        var hostName: String? = nil
+        // Set when this ADD committed an nftables change: the client then stays open to the
+        // end and its close (a kernel wait) is left to the Afterlife child.
+        var firewall: NFTables? = nil
         do {
-            let hostVeth = try host.requireLink(named: hostName)
-            try host.setMaster(index: hostVeth.index, master: bridge.index)
-            if config.hairpinMode { try host.setHairpin(index: hostVeth.index, true) }
-            try host.setUp(index: hostVeth.index)
-            let container = try pod.requireLink(named: request.ifname)
-
-            var result = CNIResult(cniVersion: request.cniVersion)
-            result.interfaces = [
-                .init(name: bridge.name, mac: bridge.mac?.description),
-                .init(name: hostName, mac: hostVeth.mac?.description),
-                .init(name: request.ifname, mac: container.mac?.description, sandbox: request.netns),
-            ]
+            // Addresses first, and the masquerade rule with them, so the rest of ADD runs
+            // while the kernel settles the nftables transaction.
             if let ipamType = config.ipamType {
-                let allocation = try Delegate.add(ipamType, request: request)
+                let allocation = try IPAM.add(ipamType, request)
                 ipamAllocated = true
                 result.ips = allocation.ips.map { ip in
                     var ip = ip
@@ -60,22 +52,38 @@ public struct BridgePlugin: CNIPlugin {
                     }
                 }
                 result.dns = allocation.dns.isEmpty ? (config.dns ?? allocation.dns) : allocation.dns
+                if config.ipMasq {
+                    let nft = try Masquerade.client()
+                    if try Masquerade.ensure(nft, network: request.networkName, subnets: result.ips.map(\.address)) { firewall = nft }
+                }
+            }
+
+            let name = "veth" + RandomBytes.hex(8)
+            try host.createVethPair(name: name, peerName: request.ifname, peerNamespace: podNamespace, mtu: config.mtu)
+            hostName = name
+            let hostVeth = try host.requireLink(named: name)
+            try host.setMaster(index: hostVeth.index, master: bridge.index)
+            if config.hairpinMode { try host.setHairpin(index: hostVeth.index, true) }
+            try host.setUp(index: hostVeth.index)
+            let container = try pod.requireLink(named: request.ifname)
+            result.interfaces = [
+                .init(name: bridge.name, mac: bridge.mac?.description),
+                .init(name: name, mac: hostVeth.mac?.description),
+                .init(name: request.ifname, mac: container.mac?.description, sandbox: request.netns),
+            ]
+            if config.ipamType != nil {
                 try configureContainer(pod, index: container.index, request: request, result: result)
                 if config.isGateway { try configureGateway(host, bridge: bridge, result: result, config: config) }
-                if config.ipMasq {
-                    try Masquerade.add(network: request.networkName, containerID: request.containerID, ifname: request.ifname,
-                                       addresses: result.ips.map(\.address))
-                    masqueraded = true
-                }
             } else {
                 try pod.setUp(index: container.index)
             }
+            if firewall != nil { Afterlife.hand() }
+            withExtendedLifetime(firewall) {}
             return result
         } catch {
             // Leave nothing behind: the pod end goes with the host end.
-            if masqueraded { try? Masquerade.remove(network: request.networkName, containerID: request.containerID, ifname: request.ifname) }
-            _ = try? host.deleteLink(named: hostName)
-            if ipamAllocated, let ipamType = config.ipamType { _ = try? Delegate.exec(ipamType, command: .del, request: request) }
+            if let hostName { _ = try? host.deleteLink(named: hostName) }
+            if ipamAllocated, let ipamType = config.ipamType { try? IPAM.run(ipamType, .del, request) }
             throw error
         }
     }
@@ -86,16 +94,37 @@ public struct BridgePlugin: CNIPlugin {
         // the pod's namespace is already gone. Its error is reported after our own cleanup.
         var ipamError: (any Error)? = nil
         if let ipamType = config.ipamType {
-            do { try Delegate.exec(ipamType, command: .del, request: request) } catch { ipamError = error }
+            do { try IPAM.run(ipamType, .del, request) } catch { ipamError = error }
         }
+        // The masquerade rule belongs to the network, not to this attachment (GC removes it).
         if !request.netns.isEmpty, NetworkNamespace.exists(request.netns) {
             let pod = try RouteSocket.inNamespace(request.netns)
-            try pod.deleteLink(named: request.ifname)
-        }
-        if config.ipMasq {
-            try Masquerade.remove(network: request.networkName, containerID: request.containerID, ifname: request.ifname)
+            if let link = try pod.link(named: request.ifname) {
+                try retire(pod, link)
+            }
         }
         if let ipamError { throw ipamError }
+    }
+
+    /// Removes the pod's interface (and with it the host end). Deleting a device waits for
+    /// the kernel (an RCU grace period), so the interface is first taken out of service here:
+    /// down, renamed out of the way of a new ADD, without addresses, off the bridge. The
+    /// deletion itself is left to the Afterlife child.
+    func retire(_ pod: RouteSocket, _ link: LinkInfo) throws {
+        do {
+            try pod.setDown(index: link.index)
+            for address in try pod.addresses(index: link.index) where address.scope == 0 {
+                try? pod.deleteAddress(index: link.index, address.network)
+            }
+            try pod.rename(index: link.index, to: "gone" + RandomBytes.hex(8))
+        } catch {
+            // Could not park it: delete it here and wait like anyone else.
+            try pod.deleteLink(index: link.index)
+            return
+        }
+        Afterlife.hand {
+            try? pod.deleteLink(index: link.index)
+        }
     }
 
     public func check(_ request: PluginRequest) throws {
@@ -130,22 +159,23 @@ public struct BridgePlugin: CNIPlugin {
             }
         }
         if config.ipMasq {
-            try Masquerade.check(network: request.networkName, containerID: request.containerID, ifname: request.ifname)
+            try Masquerade.check(try Masquerade.client(), network: request.networkName, subnets: previous.ips.map(\.address))
         }
-        if let ipamType = config.ipamType { try Delegate.exec(ipamType, command: .check, request: request) }
+        if let ipamType = config.ipamType { try IPAM.run(ipamType, .check, request) }
     }
 
     public func status(_ request: PluginRequest) throws {
         let config = try BridgeConfig(config: request.config)
-        if let ipamType = config.ipamType { try Delegate.exec(ipamType, command: .status, request: request) }
+        if let ipamType = config.ipamType { try IPAM.run(ipamType, .status, request) }
     }
 
     public func gc(_ request: PluginRequest) throws {
         let config = try BridgeConfig(config: request.config)
-        if config.ipMasq {
-            try Masquerade.gc(network: request.networkName, valid: try validAttachments(request))
+        // With no valid attachment left, the network's masquerade rule goes too.
+        if config.ipMasq, try validAttachments(request).isEmpty {
+            try Masquerade.remove(try Masquerade.client(), network: request.networkName)
         }
-        if let ipamType = config.ipamType { try Delegate.exec(ipamType, command: .gc, request: request) }
+        if let ipamType = config.ipamType { try IPAM.run(ipamType, .gc, request) }
     }
 
     // MARK: steps

@@ -26,7 +26,10 @@ struct PluginRules {
         return (parts[0], parts[1], parts[2])
     }
 
-    func client() throws -> NFTables {
+    /// A client in the calling thread's network namespace. Closing it right after a commit
+    /// waits for the kernel to retire the transaction (an RCU grace period), so callers keep
+    /// it open across their other work and let it go last.
+    static func client() throws -> NFTables {
         do { return try NFTables() } catch {
             throw CNIError.generic("cannot open nftables", details: "\(error)")
         }
@@ -34,20 +37,20 @@ struct PluginRules {
 
     /// Adds `rules` (with the table and chains, which may exist already) in one transaction:
     /// all of an attachment's rules appear at once or not at all.
-    func add(_ rules: [NFTRule], setup: [NFTRule] = []) throws {
+    func add(_ nft: NFTables, _ rules: [NFTRule], setup: [NFTRule] = []) throws {
         var transaction = NFTTransaction()
         transaction.add(table: table)
         for chain in chains { transaction.add(chain: chain) }
         for rule in setup { transaction.add(rule: rule) }
         for rule in rules { transaction.add(rule: rule) }
-        do { try client().commit(transaction) } catch let error as NFTablesError {
+        do { try nft.commit(transaction) } catch let error as NFTablesError {
             throw CNIError.generic("cannot add nftables rules to \(table)", details: error.description)
         }
     }
 
     /// Our rules, with the attachment each belongs to; none when the table does not exist.
     func list(_ nft: NFTables) throws -> [(rule: NFTRuleInfo, owner: (String, String, String))] {
-        guard try nft.listTables(family: .inet).contains(table) else { return [] }
+        guard try exists(nft) else { return [] }
         return try nft.listRules(in: table).compactMap { rule in
             guard let comment = rule.comment, let owner = PluginRules.parse(tag: comment) else { return nil }
             return (rule, owner)
@@ -55,24 +58,27 @@ struct PluginRules {
     }
 
     /// Deletes every rule whose owner `matches`; returns how many went. Idempotent.
+    func exists(_ nft: NFTables) throws -> Bool {
+        try nft.listTables(family: .inet).contains(table)
+    }
+
     @discardableResult
-    func delete(where matches: ((String, String, String)) -> Bool) throws -> Int {
-        let nft = try client()
+    func delete(_ nft: NFTables, where matches: ((String, String, String)) -> Bool) throws -> Int {
         let doomed = try list(nft).filter { matches($0.owner) }
         guard !doomed.isEmpty else { return 0 }
         var transaction = NFTTransaction()
         for (rule, _) in doomed { transaction.delete(ruleHandle: rule.handle, chain: rule.chain, in: table) }
         do { try nft.commit(transaction) } catch let error as NFTablesError {
             // A concurrent DEL of the same attachment may have removed them first.
-            if error.errno == 2 { return try delete(where: matches) }
+            if error.errno == 2 { return try delete(nft, where: matches) }
             throw CNIError.generic("cannot delete nftables rules from \(table)", details: error.description)
         }
         return doomed.count
     }
 
     /// How many rules the attachment has.
-    func count(network: String, containerID: String, ifname: String) throws -> Int {
-        try list(try client()).filter { $0.owner == (network, containerID, ifname) }.count
+    func count(_ nft: NFTables, network: String, containerID: String, ifname: String) throws -> Int {
+        try list(nft).filter { $0.owner == (network, containerID, ifname) }.count
     }
 
     // MARK: rule phrases

@@ -43,12 +43,12 @@ enum PortForwarding {
             }
         }
         guard !made.isEmpty else { throw CNIError.generic("no pod address of the host ports' family to forward to") }
-        try rules.add(made, setup: try jumpsIfMissing())
+        let nft = try PluginRules.client()
+        try rules.add(nft, made, setup: try jumpsIfMissing(nft))
     }
 
     /// The `fib daddr type local jump hostports` rules, unless a previous run added them.
-    static func jumpsIfMissing() throws -> [NFTRule] {
-        let nft = try rules.client()
+    static func jumpsIfMissing(_ nft: NFTables) throws -> [NFTRule] {
         if try nft.listTables(family: .inet).contains(table),
            try nft.listRules(in: table).contains(where: { $0.comment == jumpTag }) {
             return []
@@ -58,17 +58,19 @@ enum PortForwarding {
     }
 
     static func remove(network: String, containerID: String, ifname: String) throws {
-        try rules.delete { $0 == (network, containerID, ifname) }
+        let nft = try PluginRules.client()
+        guard try rules.exists(nft) else { return }
+        try rules.delete(nft) { $0 == (network, containerID, ifname) }
     }
 
     static func check(network: String, containerID: String, ifname: String, mappings: [PortMappingEntry]) throws {
-        guard try rules.count(network: network, containerID: containerID, ifname: ifname) >= mappings.count else {
+        guard try rules.count(try PluginRules.client(), network: network, containerID: containerID, ifname: ifname) >= mappings.count else {
             throw CNIError.generic("the hostPort rules of \(containerID)/\(ifname) are missing from table inet \(tableName)")
         }
     }
 
     static func gc(network: String, valid: [(String, String)]) throws {
-        try rules.delete { owner in
+        try rules.delete(try PluginRules.client()) { owner in
             owner.0 == network && !valid.contains { $0.0 == owner.1 && $0.1 == owner.2 }
         }
     }
