@@ -210,3 +210,47 @@ struct PluginProtocolRootTests {
         }
     }
 }
+
+/// Our bridge with the reference IPAM and the reference bridge with ours: each side speaks the
+/// protocol the other expects (delegation through CNI_PATH, results in the config's version).
+@Suite(.enabled(if: getuid() == 0, "needs root (network namespaces)"),
+       .enabled(if: ourPluginsBuilt && referencePluginsInstalled, "needs our plugins built and containernetworking-plugins installed"))
+struct MixedPluginRootTests {
+    func config(bridge type: String, name: String, ipam: String, dataDir: String, subnet: String) -> String {
+        #"{"cniVersion":"1.0.0","name":"\#(name)","type":"\#(type)","bridge":"\#(name)0","isGateway":true,"ipam":{"type":"\#(ipam)","dataDir":"\#(dataDir)","ranges":[[{"subnet":"\#(subnet)"}]]}}"#
+    }
+
+    @Test(arguments: [("swiftlet-bridge", "host-local", ""), ("bridge", "swiftlet-host-local", ""), ("swiftlet-bridge", "swiftlet-host-local", "SWIFTLET_IPAM_EXEC=1")])
+    func delegationAcrossImplementations(bridge: String, ipam: String, environment: String) throws {
+        try withTestNamespaces(2) { nss, scratch in
+            let (node, pod) = (nss[0], nss[1])
+            let text = config(bridge: bridge, name: "mix" + RandomBytes.hex(4), ipam: ipam, dataDir: scratch, subnet: "10.79.0.0/24")
+            let path = buildDirectory + ":" + referencePluginDirectory
+            let binary = (bridge == "bridge" ? referencePluginDirectory : buildDirectory) + "/" + bridge
+            let environmentList = ["CNI_CONTAINERID=mixed", "CNI_NETNS=" + pod.path, "CNI_IFNAME=eth0", "CNI_PATH=" + path,
+                                   "PATH=/usr/sbin:/usr/bin:/sbin:/bin"] + (environment.isEmpty ? [] : [environment])
+            func run(_ command: String, _ stdin: String) throws -> Subprocess.Result {
+                try NetworkNamespace.run(node.path) {
+                    try Subprocess.run(binary, arguments: [bridge], environment: environmentList + ["CNI_COMMAND=" + command], input: Array(stdin.utf8))
+                }
+            }
+            let add = try run("ADD", text)
+            #expect(add.status == .exited(0), "\(add.stdoutText) \(add.stderrText)")
+            let result = try #require(add.json)
+            #expect(ResultSchema.violations(result, schema: ResultSchema.result) == [])
+            let address = try #require(result["ips"]?.arrayValue?.first?["address"]?.stringValue)
+            #expect(address.hasPrefix("10.79.0."))
+            #expect(try ip("-n", pod.name, "addr", "show", "eth0").contains("inet \(address)"))
+            // The IPAM state is in the layout both host-locals share.
+            let bare = String(address.split(separator: "/")[0])
+            let network = try #require(try JSON.parse(text)["name"]?.stringValue)
+            #expect(FileSystem.exists(scratch + "/" + network + "/" + bare))
+            guard case .object(var withPrevious) = try JSON.parse(text) else { return }
+            withPrevious["prevResult"] = result
+            let del = try run("DEL", JSON.object(withPrevious).text)
+            #expect(del.status == .exited(0), "\(del.stdoutText) \(del.stderrText)")
+            #expect(!FileSystem.exists(scratch + "/" + network + "/" + bare))
+            #expect(!(try ip("-n", pod.name, "link").contains("eth0")))
+        }
+    }
+}
