@@ -212,3 +212,17 @@ func succeed(_ json: JSON? = nil) -> Subprocess.Result {
         _ = try NetworkConfigList.parse(document.serialized(), source: "default")
     }
 }
+
+@Suite struct ExampleConfigurationTests {
+    /// The example conflists shipped in cni-plugins/examples are valid configuration lists.
+    @Test func examplesParse() throws {
+        let root = String(#filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(3).joined(separator: "/"))
+        let examples = root + "/cni-plugins/examples"
+        let files = try NetworkConfigList.files(in: examples)
+        #expect(files.count >= 4)
+        for file in files {
+            let list = try NetworkConfigList.parse(try FileSystem.readBytes(file), source: file)
+            #expect(!list.plugins.isEmpty)
+        }
+    }
+}
