@@ -3,14 +3,20 @@
 // with a minimal API server. Module map and rules: docs/architecture.md.
 import PackageDescription
 
+/// CNI plugins start once per pod and verb: static Swift stdlib, and static C libraries where
+/// Debian ships them (cni-plugins/link-static-c-libs says how and why).
+let pluginLinking: [LinkerSetting] = [.unsafeFlags(["-static-stdlib", "-use-ld=\(Context.packageDirectory)/cni-plugins/link-static-c-libs"])]
+
 let package = Package(
     name: "swiftlet",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swiftlet", targets: ["swiftlet"]),
         .executable(name: "swiftlet-shim", targets: ["swiftlet-shim"]),
-        // For Benchmarks/ (a separate package that measures us beside our peers).
-        .library(name: "SwiftletRuntime", targets: ["Runtime", "Images", "LinuxPrimitives"]),
+        .executable(name: "swiftlet-bridge", targets: ["swiftlet-bridge"]),
+        .executable(name: "swiftlet-host-local", targets: ["swiftlet-host-local"]),
+        .executable(name: "swiftlet-loopback", targets: ["swiftlet-loopback"]),
+        .executable(name: "swiftlet-portmap", targets: ["swiftlet-portmap"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -47,7 +53,20 @@ let package = Package(
                                                .product(name: "NIOHTTP1", package: "swift-nio")]),
         .target(name: "Runtime", dependencies: ["ShimProtocol", "LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
                                                 .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
+        .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink", "CNI", "Runtime",
+                                                   .product(name: "Logging", package: "swift-log")]),
+        // CNI wire types (JSON, results, errors), Foundation-free: shared by the runtime side and the plugins.
+        .target(name: "CNI", dependencies: ["LinuxNetlink"]),
+        // Our CNI plugins' logic; cni-plugins/<name>/main.swift are one-line executables over it.
+        .target(name: "CNIPlugins", dependencies: ["CNI", "LinuxNetlink", "LinuxPrimitives"]),
+        .executableTarget(name: "swiftlet-bridge", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-bridge",
+                          linkerSettings: pluginLinking),
+        .executableTarget(name: "swiftlet-host-local", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-host-local",
+                          linkerSettings: pluginLinking),
+        .executableTarget(name: "swiftlet-loopback", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-loopback",
+                          linkerSettings: pluginLinking),
+        .executableTarget(name: "swiftlet-portmap", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-portmap",
+                          linkerSettings: pluginLinking),
         .target(name: "ServiceProxy", dependencies: ["LinuxNetlink", "KubeAPI", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink",
                                                        .product(name: "Prometheus", package: "swift-prometheus"),
@@ -76,8 +95,14 @@ let package = Package(
         .executableTarget(name: "stats-bench", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives",
                                                               .product(name: "Hummingbird", package: "hummingbird")],
                           path: "Benchmarks/stats/Sources/StatsBench"),
+        // Benchmarks/podstart: pod start latency and shim memory beside runc, same run.
+        .executableTarget(name: "podstart-bench", dependencies: ["Runtime", "Images", "LinuxPrimitives"], path: "Benchmarks/podstart"),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
+        .testTarget(name: "LinuxNetlinkRouteTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
+        .testTarget(name: "CNITests", dependencies: ["CNI", "CNIPlugins", "LinuxNetlink"]),
+        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "CNI", "CNIPlugins", "LinuxNetlink", "LinuxPrimitives", "Runtime",
+                                                            .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KubeletTests", dependencies: ["Kubelet", "Runtime", "KubeAPI", "LinuxPrimitives"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "LinuxPrimitives", "LinuxSecurity", "ShimProtocol"]),
         .testTarget(name: "LinuxNetlinkTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),

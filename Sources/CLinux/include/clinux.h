@@ -71,4 +71,6 @@ long clinux_fs_type(const char *path);
 int clinux_eventfd(void);
 int clinux_memfd_create(const char *name, unsigned int flags);
 
+#include "clinux_net.h"
+
 #endif
