@@ -27,6 +27,7 @@ public actor Proxier {
     /// The most recent refusals of malformed objects, newest last (for logs and tests).
     public private(set) var invalidObjects: [InvalidObjectError] = []
     public private(set) var syncCount = 0
+    var loggedRejections: [String: String] = [:]
     public private(set) var lastTransactionSize = 0
 
     private let wakeups: AsyncStream<Void>
@@ -47,26 +48,34 @@ public actor Proxier {
 
     // MARK: inputs
 
+    /// A Service was added or changed. Changes that do not affect the proxy cost nothing.
     public func update(service: Service) {
+        var changed = false
+        if let error = inventory.update(service, changed: &changed) { reject(error) }
+        guard changed else { return }
         metrics.serviceChanges += 1
-        if let error = inventory.update(service) { reject(error) }
         wake.yield()
     }
 
     public func delete(service namespace: String, name: String) {
+        guard inventory.services[ServiceName(namespace: namespace, name: name)] != nil else { return }
         metrics.serviceChanges += 1
         inventory.delete(service: ServiceName(namespace: namespace, name: name))
         wake.yield()
     }
 
+    /// An EndpointSlice was added or changed.
     public func update(slice: EndpointSlice) {
+        var changed = false
+        if let error = inventory.update(slice, changed: &changed) { reject(error) }
+        guard changed else { return }
         metrics.endpointChanges += 1
         pendingTriggers.append(Self.triggerTime(slice) ?? Date())
-        if let error = inventory.update(slice) { reject(error) }
         wake.yield()
     }
 
     public func delete(slice namespace: String, name: String) {
+        guard inventory.slices[.init(namespace: namespace, name: name)] != nil else { return }
         metrics.endpointChanges += 1
         pendingTriggers.append(Date())
         inventory.delete(slice: .init(namespace: namespace, name: name))
@@ -81,17 +90,14 @@ public actor Proxier {
         let sliceKeys = Set(slices.map { ServiceInventory.SliceKey(namespace: $0.metadata.namespace ?? "default", name: $0.metadata.name ?? "") })
         for key in inventory.slices.keys where !sliceKeys.contains(key) { delete(slice: key.namespace, name: key.name) }
         for service in services { update(service: service) }
-        for slice in slices where Self.sliceChanged(slice, inventory) { update(slice: slice) }
-    }
-
-    static func sliceChanged(_ slice: EndpointSlice, _ inventory: ServiceInventory) -> Bool {
-        let key = ServiceInventory.SliceKey(namespace: slice.metadata.namespace ?? "default", name: slice.metadata.name ?? "")
-        guard let info = try? SliceInfo.from(slice) else { return true }
-        return inventory.slices[key] != info
+        for slice in slices { update(slice: slice) }
     }
 
     /// Records a malformed object: logged once per change, counted, and left out of the ruleset.
     func reject(_ error: InvalidObjectError) {
+        let key = "\(error.kind) \(error.object)"
+        guard loggedRejections[key] != error.description else { return }
+        loggedRejections[key] = error.description
         metrics.invalidObjects += 1
         invalidObjects.append(error)
         if invalidObjects.count > 100 { invalidObjects.removeFirst(invalidObjects.count - 100) }

@@ -11,17 +11,20 @@ struct ServiceInventory {
     var dirty: Set<ServiceName> = []
 
     /// Records a Service; a malformed one is dropped (as if deleted) and its error returned.
-    mutating func update(_ service: Service) -> InvalidObjectError? {
+    /// `changed` says whether anything the proxy uses differs from before.
+    mutating func update(_ service: Service, changed: inout Bool) -> InvalidObjectError? {
         let name = ServiceName(namespace: service.metadata.namespace ?? "default", name: service.metadata.name ?? "")
         do {
             let ports = try ServicePortInfo.ports(of: service)
-            if services[name] != ports { dirty.insert(name) }
+            if services[name] != ports { dirty.insert(name); changed = true }
             services[name] = ports
             return nil
         } catch let error as InvalidObjectError {
+            changed = services[name] != nil
             delete(service: name)
             return error
         } catch {
+            changed = services[name] != nil
             delete(service: name)
             return InvalidObjectError(kind: "Service", object: name.description, field: "", message: "\(error)")
         }
@@ -31,14 +34,16 @@ struct ServiceInventory {
         if services.removeValue(forKey: name) != nil { dirty.insert(name) }
     }
 
-    mutating func update(_ slice: EndpointSlice) -> InvalidObjectError? {
+    mutating func update(_ slice: EndpointSlice, changed: inout Bool) -> InvalidObjectError? {
         let key = SliceKey(namespace: slice.metadata.namespace ?? "default", name: slice.metadata.name ?? "")
         do {
             guard let info = try SliceInfo.from(slice) else {
+                changed = slices[key] != nil
                 delete(slice: key)
                 return nil
             }
             if slices[key] != info {
+                changed = true
                 if let old = slices[key] { dirty.insert(old.serviceName); slicesByService[old.serviceName]?.remove(key) }
                 slices[key] = info
                 slicesByService[info.serviceName, default: []].insert(key)
@@ -46,9 +51,11 @@ struct ServiceInventory {
             }
             return nil
         } catch let error as InvalidObjectError {
+            changed = slices[key] != nil
             delete(slice: key)
             return error
         } catch {
+            changed = slices[key] != nil
             delete(slice: key)
             return InvalidObjectError(kind: "EndpointSlice", object: "\(key.namespace)/\(key.name)", field: "", message: "\(error)")
         }

@@ -132,23 +132,24 @@ struct DirectoryFeed: ServiceLifecycle.Service {
     let logger: Logger
     let reported = LoggedErrors()
 
-    func load() async {
+    /// Reads the directory and hands it over; returns the fingerprint it read.
+    @discardableResult
+    func load() async -> [String: String] {
+        let fingerprint = directory.fingerprint()
         let snapshot = directory.read()
         let fresh = await reported.replace(snapshot.errors.map(\.description))
         for error in fresh { logger.error("skipping: \(error)") }
         await proxier.replaceAll(services: snapshot.services, slices: snapshot.slices)
+        return fingerprint
     }
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            var last = directory.fingerprint()
+            // Re-read once: anything written between the first load and now is picked up.
+            var last = await load()
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(200))
-                let now = directory.fingerprint()
-                if now != last {
-                    last = now
-                    await load()
-                }
+                if directory.fingerprint() != last { last = await load() }
             }
         }
     }

@@ -178,3 +178,57 @@ import Testing
         #expect(none.local.isEmpty && none.hasAny)
     }
 }
+
+@Suite struct ProxierRunLoopTests {
+    @Test func runSyncsChangesAtMostOncePerMinSyncPeriod() async throws {
+        let backend = RecordingBackend()
+        var config = ProxyConfig(nodeName: "node-a")
+        config.families = [.ipv4]
+        let p = Proxier(config: config, backend: backend, minSyncPeriod: .milliseconds(300), syncPeriod: .seconds(60))
+        let loop = Task { await p.run() }
+        defer { loop.cancel() }
+        try await Task.sleep(for: .milliseconds(100))  // first (full) sync of nothing
+        for i in 0..<20 {
+            await p.update(service: Fixtures.service("svc\(i)", ip: "10.96.0.\(i + 1)"))
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(700))
+        let syncs = await p.syncCount
+        // 20 changes over ~200 ms: the first sync, then at most one per 300 ms.
+        #expect(syncs >= 2 && syncs <= 4, "syncs: \(syncs)")
+        // Each endpoint-less service: its ClusterIP in cluster-ips and a reject entry.
+        #expect(backend.transactions.map(\.elementCount).reduce(0, +) == 40)
+    }
+}
+
+@Suite struct DualStackTests {
+    @Test func dualStackServiceProgramsBothTables() async throws {
+        let backend = RecordingBackend()
+        let p = Proxier(config: ProxyConfig(nodeName: "n"), backend: backend, minSyncPeriod: .zero)
+        let svc: Service = Fixtures.decode("""
+        apiVersion: v1
+        kind: Service
+        metadata: {name: ds, namespace: default}
+        spec: {clusterIPs: [10.96.0.5, "fd00::5"], ipFamilies: [IPv4, IPv6], ports: [{name: http, port: 80}]}
+        """)
+        await p.update(service: svc)
+        await p.update(slice: Fixtures.slice("ds", Fixtures.ready("10.1.0.1")))
+        await p.update(slice: Fixtures.decode("""
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: ds-v6, namespace: default, labels: {kubernetes.io/service-name: ds}}
+        addressType: IPv6
+        ports: [{name: http, port: 8080}]
+        endpoints: [{addresses: ["fd00:1::1"]}, {addresses: ["fd00:1::2"]}]
+        """))
+        #expect(await p.sync())
+        let tx = try #require(backend.last)
+        let v6Rules = tx.rules.filter { $0.table.family == .ip6 && $0.chain.hasSuffix("default/ds/tcp/http") }
+        let v4Rules = tx.rules.filter { $0.table.family == .ip && $0.chain.hasSuffix("default/ds/tcp/http") }
+        #expect(v4Rules.count == 1 && v6Rules.count == 1)
+        // IPv4: one endpoint, direct DNAT; IPv6: two endpoints, numgen into the endpoints map.
+        #expect(v4Rules[0].expressions.contains(.immediate(data: [10, 1, 0, 1], into: .reg(1))))
+        #expect(v6Rules[0].expressions.contains(.numgen(.random, modulus: 2, offset: 0, into: .reg32(1))))
+        #expect(v6Rules[0].expressions.contains(.nat(.dnat, family: .ip6, address: .reg32(2), port: .reg32(6), flags: 0)))
+    }
+}
