@@ -2,7 +2,7 @@ import Foundation
 import KubeAPI
 
 /// A directory of Service and EndpointSlice manifests (YAML or JSON, several documents per
-/// file allowed): read whole into a snapshot, and polled for changes. Files are usually
+/// file allowed, any file name but hidden ones): read whole into a snapshot, and polled for changes. Files are usually
 /// replaced by rename, which polling sees as a new inode or mtime as reliably as inotify.
 public struct ManifestDirectory: Sendable {
     public let path: String
@@ -29,9 +29,16 @@ public struct ManifestDirectory: Sendable {
         return out
     }
 
+    /// Like kubelet's static-pod directory: every regular file not hidden (dot files) and not
+    /// an editor backup (`~`), whatever its extension; each is parsed as YAML or JSON.
     func manifestFiles() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        return names.filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json")) }.sorted()
+        return names.filter { name in
+            guard !name.hasPrefix("."), !name.hasSuffix("~") else { return false }
+            var isDirectory: ObjCBool = false
+            let full = (path as NSString).appendingPathComponent(name)
+            return FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory) && !isDirectory.boolValue
+        }.sorted()
     }
 
     public func read() -> Snapshot {
