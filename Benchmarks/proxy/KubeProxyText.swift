@@ -79,6 +79,11 @@ enum KubeProxyText {
     /// every service on a full sync and for the changed service on a partial one).
     static func serviceBody(_ s: Int, endpoints: [String], into out: inout String, flushFirst: Bool) {
         let chain = serviceChain(s)
+        // Chains first: a rule may only jump to a chain that exists.
+        for ip in endpoints {
+            out += "add chain ip kube-proxy \(endpointChain(s, ip))\n"
+            if flushFirst { out += "flush chain ip kube-proxy \(endpointChain(s, ip))\n" }
+        }
         out += "add chain ip kube-proxy \(chain)\n"
         if flushFirst { out += "flush chain ip kube-proxy \(chain)\n" }
         out += "add rule ip kube-proxy \(chain) ip daddr \(serviceIP(s)) tcp dport 80 ip saddr != 10.0.0.0/8 jump mark-for-masquerade\n"
@@ -86,8 +91,6 @@ enum KubeProxyText {
         out += "add rule ip kube-proxy \(chain) numgen random mod \(endpoints.count) vmap { \(vmap) }\n"
         for ip in endpoints {
             let ep = endpointChain(s, ip)
-            out += "add chain ip kube-proxy \(ep)\n"
-            if flushFirst { out += "flush chain ip kube-proxy \(ep)\n" }
             out += "add rule ip kube-proxy \(ep) ip saddr \(ip) jump mark-for-masquerade\n"
             out += "add rule ip kube-proxy \(ep) meta l4proto tcp dnat to \(ip):8080\n"
         }

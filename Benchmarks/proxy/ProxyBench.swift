@@ -84,11 +84,21 @@ func slice(_ s: Int, endpoints: Int, generation: Int = 0) throws -> EndpointSlic
     return try Manifest.decode(EndpointSlice.self, json: Data(json.utf8))
 }
 
+/// Unbuffered output: a long peer run must not hold back the rows measured before it.
+func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
 func fmt(_ s: Double) -> String { s >= 1 ? String(format: "%.2f s", s) : String(format: "%.1f ms", s * 1000) }
 
 @main
 struct ProxyBench {
-    static func main() async throws {
+    static func main() async {
+        do { try await run() } catch {
+            print("proxy-bench: \(error)")
+            exit(1)
+        }
+    }
+
+    static func run() async throws {
         let options = Options(CommandLine.arguments)
         guard getuid() == 0 else {
             print("proxy-bench needs root (network namespaces, nf_tables)")
@@ -98,7 +108,7 @@ struct ProxyBench {
         try FileManager.default.createDirectory(atPath: scratchDir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratchDir) }
         var rows: [String] = []
-        print("services x endpoints | swiftlet full sync | nft -f full | iptables-restore full | swiftlet 1-svc change (median, max) | nft -f 1-svc delta")
+        emit("services x endpoints | swiftlet full sync | nft -f full | iptables-restore full | swiftlet 1-svc change (median, max) | nft -f 1-svc delta")
         for n in options.sizes {
             // Swiftlet: the whole pipeline (model -> fragments -> one netlink batch).
             let ns = try Scratch("ours\(n)")
@@ -126,7 +136,7 @@ struct ProxyBench {
             }
             changes.sort()
             let median = changes[changes.count / 2], worst = changes.last ?? 0
-            let chains = (try? sh("ip netns exec \(ns.name) nft list chains ip swiftlet-proxy | grep -c chain")) ?? "?"
+            let chains = (try? sh("ip netns exec \(ns.name) nft list table ip swiftlet-proxy | grep -c '^\\s*chain '")) ?? "?"
             ns.close()
 
             var nftFull = "skipped", iptFull = "skipped", nftDelta = "skipped"
@@ -150,13 +160,16 @@ struct ProxyBench {
                 defer { ipt.close() }
                 let rules = scratchDir + "/iptables-\(n).rules"
                 try KubeProxyText.iptablesRestore(services: n, endpoints: options.endpoints).write(toFile: rules, atomically: true, encoding: .utf8)
-                iptFull = fmt(try seconds { _ = try sh("ip netns exec \(ipt.name) iptables-restore --noflush < \(rules)") })
+                // Bounded: iptables-nft needs many minutes at 10k x 10.
+                let limit = 300
+                let took = seconds { _ = try? sh("timeout \(limit) ip netns exec \(ipt.name) iptables-restore --noflush < \(rules)") }
+                iptFull = took >= Double(limit) - 1 ? "> \(limit) s (stopped)" : fmt(took)
                 ipt.close()
             }
             let row = "\(n) x \(options.endpoints) | \(fmt(full)) | \(nftFull) | \(iptFull) | \(fmt(median)), \(fmt(worst)) | \(nftDelta)"
             rows.append(row)
-            print(row + "   (our chains: \(chains.trimmingCharacters(in: .whitespacesAndNewlines)))")
+            emit(row + "   (our chains: \(chains.trimmingCharacters(in: .whitespacesAndNewlines)))")
         }
-        print("\nmachine: \(ProcessInfo.processInfo.activeProcessorCount) cpus, load \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")")
+        emit("\nmachine: \(ProcessInfo.processInfo.activeProcessorCount) cpus, load \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")")
     }
 }

@@ -10,7 +10,6 @@ struct BaseRuleset {
     var table: NFTTableRef { NFTTableRef(family: family, name: config.tableName) }
     var ipv6: Bool { family == .ip6 }
     var addressType: NFTDataType { ipv6 ? .ipv6Address : .ipv4Address }
-    var endpointDataType: NFTDataType { .concat([addressType, .inetService]) }
 
     struct BaseChain {
         let name: String
@@ -65,7 +64,6 @@ struct BaseRuleset {
             tx.add(set: NFTSet(table: table, name: name, keyType: key, dataType: .verdict))
         }
         tx.add(set: NFTSet(table: table, name: Names.clusterIPs, keyType: addressType))
-        tx.add(set: NFTSet(table: table, name: Names.endpoints, keyType: .concat([.mark, .mark]), dataType: endpointDataType))
         tx.add(set: NFTSet(table: table, name: Names.hairpin, keyType: .concat([addressType, addressType])))
         if !config.nodePortsMatchAll { tx.add(set: NFTSet(table: table, name: Names.nodePortIPs, keyType: addressType)) }
 

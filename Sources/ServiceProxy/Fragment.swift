@@ -37,8 +37,6 @@ struct Fragment: Sendable, Equatable {
     var chains: [ObjectKey: [NFTRule]] = [:]
     var sets: [ObjectKey: NFTSet] = [:]
     var elements: [ElementKey: ElementValue] = [:]
-    /// Endpoint-table slots this fragment uses, by chain (released when the chain goes).
-    var slots: [ObjectKey: UInt32] = [:]
 
     var isEmpty: Bool { chains.isEmpty && sets.isEmpty && elements.isEmpty }
 
@@ -46,6 +44,5 @@ struct Fragment: Sendable, Equatable {
         chains.merge(other.chains) { a, _ in a }
         sets.merge(other.sets) { a, _ in a }
         elements.merge(other.elements) { a, _ in a }
-        slots.merge(other.slots) { a, _ in a }
     }
 }

@@ -25,8 +25,6 @@ enum Names {
     static let firewallCheck = "firewall-check"
     static let markMasq = "mark-for-masquerade"
     static let masquerading = "masquerading"
-    /// Our addition: `slot . index -> address . port`, the endpoint table numgen picks from.
-    static let endpoints = "endpoints"
     /// Our addition: `endpoint . endpoint` pairs, to masquerade a pod reaching itself.
     static let hairpin = "hairpin-endpoints"
 

@@ -19,7 +19,6 @@ public actor Proxier {
     var applied: [ServiceName: Fragment] = [:]
     var owners = ElementOwners()
     var appliedUDP: [ServiceName: [UDPTarget]] = [:]
-    var slots = SlotAllocator()
     var needFullSync = true
     var nodePortAddresses: [IPAddress] = []
     var pendingTriggers: [Date] = []
@@ -156,7 +155,7 @@ public actor Proxier {
         let clock = ContinuousClock.now
         defer { metrics.syncDuration.observe((ContinuousClock.now - clock).seconds) }
         syncCount += 1
-        let builder = ServiceRuleBuilder(config: config, slot: { [self] key in slots.slot(for: key) })
+        let builder = ServiceRuleBuilder(config: config)
         var changedNames = inventory.dirty
         var newFragments: [ServiceName: Fragment] = [:]
         let transaction: NFTTransaction
@@ -217,7 +216,6 @@ public actor Proxier {
             appliedUDP[name] = udpTargets(name)
         }
         owners = newOwners
-        slots.retain(Set(applied.values.flatMap(\.slots.keys)))
         inventory.dirty = []
         needFullSync = false
         cleanConntrack(old: oldUDP, names: changedNames)
@@ -246,29 +244,6 @@ public actor Proxier {
             f.elements[ElementKey(family: ip.family.nft, set: Names.nodePortIPs, key: ip.bytes)] = .member
         }
         return f
-    }
-}
-
-/// Endpoint-table slots: a small number per chain that picks endpoints, reused after release.
-struct SlotAllocator {
-    private var byKey: [ObjectKey: UInt32] = [:]
-    private var free: [UInt32] = []
-    private var next: UInt32 = 1
-
-    mutating func slot(for key: ObjectKey) -> UInt32 {
-        if let s = byKey[key] { return s }
-        let s = free.popLast() ?? next
-        if s == next { next += 1 }
-        byKey[key] = s
-        return s
-    }
-
-    /// Frees every slot whose chain is not in `keys`.
-    mutating func retain(_ keys: Set<ObjectKey>) {
-        for (key, s) in byKey where !keys.contains(key) {
-            byKey[key] = nil
-            free.append(s)
-        }
     }
 }
 

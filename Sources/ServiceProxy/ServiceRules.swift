@@ -6,13 +6,11 @@ import LinuxNetlink
 /// with one change for speed at scale: instead of an anonymous `numgen` vmap per service and a
 /// chain per endpoint (the kernel allocates anonymous-set names and looks up named sets by
 /// walking every set of the table, so 10k services cost minutes), a service chain picks its
-/// endpoint with `numgen random mod N` as an index into one shared `endpoints` data map and
-/// DNATs to the address and port found there; hairpin masquerade is one rule over a shared
-/// set of endpoint pairs. Services with ClientIP affinity use per-endpoint dynamic sets.
+/// endpoint with a cascade of `numgen random mod (N-i) == 0` DNAT rules (uniform, no sets);
+/// hairpin masquerade is one rule over a shared set of endpoint pairs. Services with ClientIP
+/// affinity use kube-proxy's per-endpoint dynamic sets.
 struct ServiceRuleBuilder {
     let config: ProxyConfig
-    /// Returns the endpoint-table slot for a chain (stable while the chain exists).
-    let slot: (ObjectKey) -> UInt32
 
     func fragment(ports: [ServicePortInfo], endpoints: [IPFamily: [String: [EndpointInfo]]]) -> Fragment {
         var fragment = Fragment()
@@ -115,44 +113,34 @@ struct ServiceRuleBuilder {
         }
     }
 
-    /// The rules that pick an endpoint and DNAT to it.
+    /// The rules that pick an endpoint and DNAT to it: rule i takes the connection with
+    /// probability 1/(N-i) of what reaches it (`numgen random mod (N-i) == 0`), which makes the
+    /// choice uniform, as iptables' `statistic` cascade does. No set is involved: any map
+    /// shared by all service chains is bound by every one of them, and the kernel walks all
+    /// bindings for each element added and all elements for each binding (quadratic at 10k).
+    /// With ClientIP affinity a client seen recently first goes back to its endpoint, and the
+    /// chosen endpoint is remembered in its dynamic set.
     private func endpointRules(_ port: ServicePortInfo, chain: String, _ eps: [EndpointInfo], family: IPFamily,
                                into f: inout Fragment) -> [[NFTExpression]] {
         let fam = family.nft
         let ipv6 = family == .ipv6
+        let sticky = port.affinityTimeoutSeconds != nil
         func dnat(_ ep: EndpointInfo) -> [NFTExpression] { NFTMatch.dnat(to: ep.ip.bytes, port: ep.port, family: fam) }
-        if port.affinityTimeoutSeconds != nil {
-            // Sticky: a client seen recently goes back to its endpoint; otherwise pick one at
-            // random (each rule takes 1/remaining of what is left: uniform) and remember it.
-            var rules: [[NFTExpression]] = []
+        var rules: [[NFTExpression]] = []
+        if sticky {
             for ep in eps {
                 let set = Names.affinitySet(port, ep)
                 rules.append(NFTMatch.address(.source, ipv6: ipv6, inSet: set) + remember(set, ipv6: ipv6) + dnat(ep))
             }
-            for (i, ep) in eps.enumerated() {
-                let remaining = UInt32(eps.count - i)
-                let pick: [NFTExpression] = remaining > 1
-                    ? [.numgen(.random, modulus: remaining, offset: 0, into: .reg(1)), .cmp(.eq, register: .reg(1), data: NFTBytes.u32Host(0))]
-                    : []
-                rules.append(pick + remember(Names.affinitySet(port, ep), ipv6: ipv6) + dnat(ep))
-            }
-            return rules
         }
-        if eps.count == 1 { return [dnat(eps[0])] }
-        let key = ObjectKey(family: fam, name: chain)
-        let slotID = slot(key)
-        f.slots[key] = slotID
         for (i, ep) in eps.enumerated() {
-            let element = ElementKey(family: fam, set: Names.endpoints, key: NFTBytes.u32Host(slotID) + NFTBytes.u32Host(UInt32(i)))
-            f.elements[element] = .data(NFTBytes.concat([ep.ip.bytes, NFTBytes.u16Net(ep.port)]))
+            let remaining = UInt32(eps.count - i)
+            let pick: [NFTExpression] = remaining > 1
+                ? [.numgen(.random, modulus: remaining, offset: 0, into: .reg(1)), .cmp(.eq, register: .reg(1), data: NFTBytes.u32Host(0))]
+                : []
+            rules.append(pick + (sticky ? remember(Names.affinitySet(port, ep), ipv6: ipv6) : []) + dnat(ep))
         }
-        let words = UInt32(ipv6 ? 4 : 1)
-        return [[
-            .immediate(data: NFTBytes.u32Host(slotID), into: .reg32(0)),
-            .numgen(.random, modulus: UInt32(eps.count), offset: 0, into: .reg32(1)),
-            .lookup(set: Names.endpoints, source: .reg32(0), dest: .reg32(2), invert: false),
-            .nat(.dnat, family: fam, address: .reg32(2), port: .reg32(2 + words), flags: 0),
-        ]]
+        return rules
     }
 
     private func remember(_ set: String, ipv6: Bool) -> [NFTExpression] {

@@ -48,9 +48,10 @@ import Testing
             #expect(backend.transactions.count == 2)
             let chains = Set(tx.touchedNames.filter { $0.contains("/") })
             #expect(chains.allSatisfy { $0.contains("default/svc7/") }, "touched: \(chains)")
-            // The two kept endpoints keep their slots: only the third slot and its hairpin pair
-            // are new; the chain is rewritten for `numgen mod 3`.
-            #expect(tx.elementCount == 2)
+            // Only the new endpoint's hairpin pair is a new element; the chain is rewritten
+            // for three endpoints (three DNAT rules).
+            #expect(tx.elementCount == 1)
+            #expect(tx.rules.count == 3)
             #expect(tx.operations.contains { if case .flushChain(_, let c) = $0 { return c.hasSuffix("default/svc7/tcp/http") } else { return false } })
             sizes.append(tx.count)
         }
@@ -95,8 +96,8 @@ import Testing
         let ops = try #require(backend.last).operations
         let deletedChains = ops.compactMap { op -> String? in if case .deleteChain(_, let n) = op { return n } else { return nil } }
         #expect(deletedChains.count == 1 && deletedChains[0].hasSuffix("default/svc1/tcp/http"))
-        // service-ips, cluster-ips, 2 endpoint slots, 2 hairpin pairs.
-        #expect(backend.last!.elementCount == 6)
+        // service-ips, cluster-ips, 2 hairpin pairs.
+        #expect(backend.last!.elementCount == 4)
         #expect(ops.allSatisfy { if case .addRule = $0 { return false } else { return true } })
     }
 
@@ -225,10 +226,12 @@ import Testing
         let tx = try #require(backend.last)
         let v6Rules = tx.rules.filter { $0.table.family == .ip6 && $0.chain.hasSuffix("default/ds/tcp/http") }
         let v4Rules = tx.rules.filter { $0.table.family == .ip && $0.chain.hasSuffix("default/ds/tcp/http") }
-        #expect(v4Rules.count == 1 && v6Rules.count == 1)
-        // IPv4: one endpoint, direct DNAT; IPv6: two endpoints, numgen into the endpoints map.
+        #expect(v4Rules.count == 1 && v6Rules.count == 2)
+        // IPv4: one endpoint, direct DNAT; IPv6: two endpoints, a 1/2 pick then the other.
         #expect(v4Rules[0].expressions.contains(.immediate(data: [10, 1, 0, 1], into: .reg(1))))
-        #expect(v6Rules[0].expressions.contains(.numgen(.random, modulus: 2, offset: 0, into: .reg32(1))))
-        #expect(v6Rules[0].expressions.contains(.nat(.dnat, family: .ip6, address: .reg32(2), port: .reg32(6), flags: 0)))
+        #expect(v6Rules[0].expressions.contains(.numgen(.random, modulus: 2, offset: 0, into: .reg(1))))
+        #expect(v6Rules[0].expressions.contains(.immediate(data: IPAddress("fd00:1::1")!.bytes, into: .reg(1))))
+        #expect(v6Rules[1].expressions.contains(.nat(.dnat, family: .ip6, address: .reg(1), port: .reg(2), flags: 0)))
+        #expect(!v6Rules[1].expressions.contains { if case .numgen = $0 { return true } else { return false } })
     }
 }
