@@ -160,7 +160,10 @@ public actor Proxier {
         var newFragments: [ServiceName: Fragment] = [:]
         let transaction: NFTTransaction
         let wasFull = needFullSync
-        var newOwners = owners
+        // Full syncs build claims afresh; incremental ones update them in place (no copy of
+        // a table-sized dictionary per sync): a refused batch forces a full sync, which
+        // rebuilds them, so in-place updates never outlive a failure.
+        var newOwners = ElementOwners()
         var nodeFragment: Fragment?
         if !config.nodePortsMatchAll {
             let addresses = currentNodePortAddresses()
@@ -194,7 +197,7 @@ public actor Proxier {
                 newFragments[name] = new
                 if new != old { changes[name] = (old, new) }
             }
-            transaction = SyncPlanner(config: config).incremental(changes: changes, owners: &newOwners)
+            transaction = SyncPlanner(config: config).incremental(changes: changes, owners: &owners)
         }
         lastTransactionSize = transaction.count
         if !transaction.isEmpty {
@@ -208,14 +211,15 @@ public actor Proxier {
             }
         }
         // Committed: this is now what the kernel has.
-        let oldUDP = appliedUDP
+        var oldUDP: [ServiceName: [UDPTarget]] = [:]
+        for name in changedNames { oldUDP[name] = appliedUDP[name] }
         if wasFull { applied = [:]; appliedUDP = [:] }
         for name in changedNames {
             let fragment = newFragments[name] ?? Fragment()
             if fragment.isEmpty { applied[name] = nil } else { applied[name] = fragment }
             appliedUDP[name] = udpTargets(name)
         }
-        owners = newOwners
+        if wasFull { owners = newOwners }
         inventory.dirty = []
         needFullSync = false
         cleanConntrack(old: oldUDP, names: changedNames)
