@@ -49,7 +49,7 @@ let package = Package(
         ]),
         // Side-by-side with kube-proxy's own kernel inputs (nft -f, iptables-restore); run as root.
         .executableTarget(name: "proxy-bench", dependencies: ["ServiceProxy", "KubeAPI", "LinuxNetlink", "LinuxPrimitives"],
-                          path: "Benchmarks/proxy"),
+                          path: "Benchmarks/proxy", exclude: ["README.md"]),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
         .testTarget(name: "LinuxNetlinkTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
