@@ -90,6 +90,8 @@ let package = Package(
             "ShimProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Benchmarks/stats: housekeeping CPU, scrape latency and RSS vs a naive collector.
         .executableTarget(name: "stats-bench", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives",
@@ -97,6 +99,9 @@ let package = Package(
                           path: "Benchmarks/stats/Sources/StatsBench"),
         // Benchmarks/podstart: pod start latency and shim memory beside runc, same run.
         .executableTarget(name: "podstart-bench", dependencies: ["Runtime", "Images", "LinuxPrimitives"], path: "Benchmarks/podstart"),
+        // Side-by-side with kube-proxy's own kernel inputs (nft -f, iptables-restore); run as root.
+        .executableTarget(name: "proxy-bench", dependencies: ["ServiceProxy", "KubeAPI", "LinuxNetlink", "LinuxPrimitives"],
+                          path: "Benchmarks/proxy", exclude: ["README.md"]),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
         .testTarget(name: "LinuxNetlinkRouteTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
@@ -109,5 +114,6 @@ let package = Package(
         .testTarget(name: "ImagesTests", dependencies: ["Images", "LinuxPrimitives"], exclude: ["Fixtures"]),
         .testTarget(name: "ContainerStatsTests", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives", "LinuxNetlink",
                                                                 .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "ServiceProxyTests", dependencies: ["ServiceProxy", "KubeAPI", "LinuxNetlink", "LinuxPrimitives"]),
     ]
 )

@@ -14,21 +14,18 @@ struct NFTBatchEncoder {
 
     static func encode(_ transaction: NFTTransaction, firstSequence: UInt32) throws -> NFTBatchEncoder {
         let buffer = MessageBuffer()
-        var map: [Int32] = []
-        map.reserveCapacity(transaction.count + 16)
-        var seq = firstSequence
-        buffer.append { nftnl_batch_begin($0, seq) }
+        buffer.append { nftnl_batch_begin($0, firstSequence) }
+        var emit = Emitter(buffer: buffer, seq: firstSequence, map: [], index: 0)
+        emit.map.reserveCapacity(transaction.count + 16)
         var anonymousID: UInt32 = 0
         for (index, op) in transaction.operations.enumerated() {
-            var emit = Emitter(buffer: buffer, family: 0, seq: seq, map: map, index: Int32(index))
+            emit.index = Int32(index)
             try encode(op, into: &emit, anonymousID: &anonymousID)
-            seq = emit.seq
-            map = emit.map
         }
-        seq &+= 1
-        map.append(-1)
-        buffer.append { nftnl_batch_end($0, seq) }
-        return NFTBatchEncoder(buffer: buffer, firstSequence: firstSequence, operationOfMessage: map)
+        let endSeq = emit.seq &+ 1
+        emit.map.append(-1)
+        buffer.append { nftnl_batch_end($0, endSeq) }
+        return NFTBatchEncoder(buffer: buffer, firstSequence: firstSequence, operationOfMessage: emit.map)
     }
 
     func deallocate() { buffer.deallocate() }
@@ -44,10 +41,9 @@ struct NFTBatchEncoder {
     /// Appends messages for one operation, numbering them.
     struct Emitter {
         let buffer: MessageBuffer
-        var family: UInt16
         var seq: UInt32
         var map: [Int32]
-        let index: Int32
+        var index: Int32
 
         mutating func message(_ type: UInt32, family: NFTFamily, flags: Int32, _ payload: (UnsafeMutablePointer<nlmsghdr>) -> Void) {
             seq &+= 1

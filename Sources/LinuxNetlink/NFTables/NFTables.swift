@@ -16,6 +16,14 @@ public struct NFTablesError: Error, CustomStringConvertible, Sendable, Equatable
     /// How many other messages of the same batch were also refused.
     public let otherFailures: Int
 
+    public init(operation: String, operationIndex: Int?, errno: Int32, kernelMessage: String?, otherFailures: Int) {
+        self.operation = operation
+        self.operationIndex = operationIndex
+        self.errno = errno
+        self.kernelMessage = kernelMessage
+        self.otherFailures = otherFailures
+    }
+
     public var description: String {
         var text = "nftables: \(operation): \(SystemError.errnoName(errno)) (\(String(cString: strerror(errno))))"
         if let kernelMessage, !kernelMessage.isEmpty { text += ": \(kernelMessage)" }
