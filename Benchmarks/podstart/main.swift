@@ -97,9 +97,12 @@ rmdir("/sys/fs/cgroup\(cgroupRoot)/kubepods/besteffort"); rmdir("/sys/fs/cgroup\
 var runcTimes: [Double] = []
 var runcParallel: [Double] = []
 var runcWall = 0.0
-if let runc = ["/usr/sbin/runc", "/usr/bin/runc"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
-    let bundle = "/tmp/podstart-runc-\(getpid())"
-    let lower = image.layerDirs.joined(separator: ":")
+/// The peer: runc with a bundle over the same image layer.
+struct RuncPeer: Sendable {
+    let runc: String
+    let bundle: String
+    let lower: String
+
     func makeBundle(_ name: String) throws -> String {
         let dir = bundle + "/" + name
         for d in ["rootfs", "upper", "work"] { try FileManager.default.createDirectory(atPath: dir + "/" + d, withIntermediateDirectories: true) }
@@ -146,22 +149,27 @@ if let runc = ["/usr/sbin/runc", "/usr/bin/runc"].first(where: { FileManager.def
         _ = run(runc, ["delete", "-f", name])
         _ = run("/bin/umount", [bundle + "/" + name + "/rootfs"])
     }
-    _ = try runcOnce("warm-\(getpid())")
-    cleanup("warm-\(getpid())")
+}
+
+if let runcPath = ["/usr/sbin/runc", "/usr/bin/runc"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+    let peer = RuncPeer(runc: runcPath, bundle: "/tmp/podstart-runc-\(getpid())", lower: image.layerDirs.joined(separator: ":"))
+    let bundle = peer.bundle
+    _ = try peer.runcOnce("warm-\(getpid())")
+    peer.cleanup("warm-\(getpid())")
     for i in 0..<sequential {
-        runcTimes.append(try runcOnce("seq\(i)-\(getpid())"))
+        runcTimes.append(try peer.runcOnce("seq\(i)-\(getpid())"))
     }
-    for i in 0..<sequential { cleanup("seq\(i)-\(getpid())") }
+    for i in 0..<sequential { peer.cleanup("seq\(i)-\(getpid())") }
     let names = (0..<parallel).map { "par\($0)-\(getpid())" }
     let w0 = now()
     runcParallel = await withTaskGroup(of: Double.self) { group in
-        for n in names { group.addTask { (try? runcOnce(n)) ?? .nan } }
+        for n in names { group.addTask { (try? peer.runcOnce(n)) ?? .nan } }
         var out: [Double] = []
         for await v in group { out.append(v) }
         return out
     }
     runcWall = now() - w0
-    for n in names { cleanup(n) }
+    for n in names { peer.cleanup(n) }
     try? FileManager.default.removeItem(atPath: bundle)
 }
 

@@ -4,7 +4,7 @@ import Glibc
 import LinuxPrimitives
 
 /// Traffic counters of one network interface, as the kernel keeps them (rtnl_link_stats64).
-public struct LinkStatistics: Sendable, Equatable {
+public struct InterfaceCounters: Sendable, Equatable {
     public var index: Int32
     public var name: String
     public var isUp: Bool
@@ -119,10 +119,10 @@ public final class LinkStatsReader {
     }
 
     /// Every interface in the socket's namespace with its counters.
-    public func links() throws -> [LinkStatistics] {
+    public func links() throws -> [InterfaceCounters] {
         sequence &+= 1
         try sendDumpRequest()
-        var result: [LinkStatistics] = []
+        var result: [InterfaceCounters] = []
         while true {
             let received = try buffer.withUnsafeMutableBytes { raw in
                 try syscallSize("recv(netlink RTM_GETLINK)") { Glibc.recv(fd, raw.baseAddress, raw.count, 0) }
@@ -159,7 +159,7 @@ public final class LinkStatsReader {
     }
 
     /// Parses one datagram of the dump; true once NLMSG_DONE has been seen.
-    private func parse(_ data: UnsafeRawBufferPointer, into result: inout [LinkStatistics]) throws -> Bool {
+    private func parse(_ data: UnsafeRawBufferPointer, into result: inout [InterfaceCounters]) throws -> Bool {
         var offset = 0
         while offset + Wire.headerSize <= data.count {
             let length = Int(data.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
@@ -188,11 +188,11 @@ public final class LinkStatsReader {
     }
 
     /// An RTM_NEWLINK payload: struct ifinfomsg followed by attributes.
-    static func parseLink(_ payload: UnsafeRawBufferPointer) -> LinkStatistics? {
+    static func parseLink(_ payload: UnsafeRawBufferPointer) -> InterfaceCounters? {
         guard payload.count >= Wire.ifinfoSize else { return nil }
         let index = payload.loadUnaligned(fromByteOffset: 4, as: Int32.self)
         let flags = payload.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
-        var link = LinkStatistics(index: index, name: "", isUp: flags & Wire.flagUp != 0,
+        var link = InterfaceCounters(index: index, name: "", isUp: flags & Wire.flagUp != 0,
                                   isLoopback: flags & Wire.flagLoopback != 0)
         var have64 = false
         var offset = Wire.ifinfoSize

@@ -17,14 +17,39 @@ public struct CgroupHierarchy: Sendable, Equatable {
     }
 
     public static func detect() throws -> CgroupHierarchy {
-        for (path, hybrid) in [("/sys/fs/cgroup", false), ("/sys/fs/cgroup/unified", true)] {
-            if clinux_fs_type(path) == 0x6367_7270 {  // CGROUP2_SUPER_MAGIC
-                let controllers = (try? FileSystem.readSmall(path + "/cgroup.controllers")) ?? ""
-                return CgroupHierarchy(mountPoint: path, isHybrid: hybrid,
-                                       rootControllers: Set(controllers.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)))
+        for (path, hybrid) in [("/sys/fs/cgroup", false), ("/sys/fs/cgroup/unified", true)] where clinux_fs_type(path) == cgroup2Magic {
+            return at(path, hybrid: hybrid)
+        }
+        // Anywhere else it is mounted (mountinfo's fs type field follows the " - " separator).
+        if let text = try? FileSystem.readString("/proc/self/mountinfo") {
+            for line in text.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                guard let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count, fields[dash + 1] == "cgroup2", fields.count > 4 else { continue }
+                return at(Mounts.unescape(String(fields[4])), hybrid: usesV1Controllers())
             }
         }
+        // A fresh /sys with nothing mounted on it (`ip netns exec` remounts /sys in its own mount
+        // namespace): mount the v2 hierarchy where it belongs. It is the same hierarchy as the host's.
+        let target = "/sys/fs/cgroup"
+        if FileSystem.isDirectory(target), ((try? FileSystem.listDirectory(target)) ?? ["x"]).isEmpty {
+            try syscall("mount(cgroup2)", path: target) { mount("cgroup2", target, "cgroup2", UInt(MS_NOSUID | MS_NODEV | MS_NOEXEC), nil) }
+            return at(target, hybrid: usesV1Controllers())
+        }
         throw SystemError("statfs(cgroup2)", errno: ENOENT, path: "/sys/fs/cgroup")
+    }
+
+    static let cgroup2Magic = 0x6367_7270
+
+    static func at(_ path: String, hybrid: Bool) -> CgroupHierarchy {
+        let controllers = (try? FileSystem.readSmall(path + "/cgroup.controllers")) ?? ""
+        return CgroupHierarchy(mountPoint: path, isHybrid: hybrid,
+                               rootControllers: Set(controllers.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)))
+    }
+
+    /// Whether v1 controllers hold this process (lines other than `0::` in /proc/self/cgroup).
+    static func usesV1Controllers() -> Bool {
+        guard let text = try? FileSystem.readSmall("/proc/self/cgroup") else { return false }
+        return text.split(separator: "\n").contains { !$0.hasPrefix("0::") && $0.contains(":") && !$0.hasSuffix(":") }
     }
 
     /// The absolute directory of a cgroup given by its path inside the hierarchy (`/a/b`).

@@ -5,6 +5,7 @@ import Foundation
 import Images
 import Kubelet
 import Logging
+import Networking
 import Runtime
 
 /// `swiftlet agent`: the node agent. With `--standalone` it runs static pods from
@@ -40,14 +41,17 @@ struct AgentCommand: AsyncParsableCommand {
         let store = try ImageStore(rootDir: node.rootDir)
         let runtimeConfig = RuntimeConfig(rootDir: node.rootDir, runDir: node.resolvedRunDir, cgroupRoot: node.cgroupRoot,
                                           shimPath: node.resolvedShimPath, seccompDefault: node.seccompDefault)
-        let runtime = try RuntimeService(config: runtimeConfig, images: ImageStoreProvider(store: store),
+        let network = CNIPodNetwork(options: PodNetworkOptions(confDir: node.cniConfDir, binDir: node.cniBinDir, podCIDR: node.podCidr),
+                                    logger: Logger(label: "swiftlet.network"))
+        do { try await network.prepare() } catch { logger.error("pod networking is not ready: \(error)") }
+        let runtime = try RuntimeService(config: runtimeConfig, images: ImageStoreProvider(store: store), network: network,
                                          logger: Logger(label: "swiftlet.runtime"))
         if runtime.hierarchy.isHybrid {
             logger.notice("cgroup v2 is the unified hierarchy of a hybrid host (\(runtime.hierarchy.mountPoint)); controllers there: \(runtime.hierarchy.rootControllers.sorted().joined(separator: " ")). Pods are grouped, but cpu/memory/pids limits are not enforced.")
         }
         let kubeletConfig = KubeletConfig(nodeName: node.resolvedNodeName, rootDir: node.rootDir, podManifestPath: podManifestPath,
                                           podLogDir: node.podLogDir, readOnlyPort: readOnlyPort, podPidsLimit: node.podMaxPids)
-        let kubelet = Kubelet(config: kubeletConfig, runtime: runtime, logger: Logger(label: "swiftlet.kubelet"))
+        let kubelet = Kubelet(config: kubeletConfig, runtime: runtime, hostIP: HostFacts.nodeIP() ?? "", logger: Logger(label: "swiftlet.kubelet"))
         var statsConfig = StatsConfiguration()
         statsConfig.housekeepingInterval = try GoDuration.parse(node.housekeepingInterval)
         let stats = try StatsService(source: RuntimeStatsSource(runtime: runtime, nodeName: kubeletConfig.nodeName, rootDir: node.rootDir,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LinuxNetlink
 import LinuxPrimitives
 
 /// Flags shared by the commands that run the node side (agent, up, cri), named as kubelet names them.
@@ -57,6 +58,15 @@ enum HostFacts {
     static func hostname() -> String {
         let raw = (try? FileSystem.readSmall("/proc/sys/kernel/hostname")) ?? "localhost"
         return raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
+    /// The node's primary IPv4 address: the first global address on a non-loopback interface.
+    static func nodeIP() -> String? {
+        guard let entries = try? InterfaceAddressList().addresses() else { return nil }
+        for e in entries where e.address.count == 4 && e.address[0] != 127 && !(e.address[0] == 169 && e.address[1] == 254) {
+            return e.address.map(String.init).joined(separator: ".")
+        }
+        return nil
     }
 
     static func executableDirectory() -> String {

@@ -61,7 +61,7 @@ enum SyntheticSnapshot {
                 containers.append(ContainerSnapshot(target: target, sample: sample(cpuMicros: 1_234_567, workingSet: 10 << 20, full: full),
                                                     usageNanoCores: 250_000_000, rootfs: rootfs, logs: rootfs))
             }
-            var link = LinkStatistics(index: 2, name: "eth0", isUp: true, isLoopback: false)
+            var link = InterfaceCounters(index: 2, name: "eth0", isUp: true, isLoopback: false)
             link.rxBytes = 1000
             link.txBytes = 2000
             var podSample = sample(cpuMicros: 2_000_000, workingSet: 11 << 20, full: full)

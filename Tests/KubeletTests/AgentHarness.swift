@@ -91,7 +91,7 @@ final class AgentHarness: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: AgentHarness.buildDir + "/swiftlet")
         p.arguments = ["agent", "--standalone", "--pod-manifest-path", manifests, "--root-dir", root, "--pod-log-dir", logDir,
                        "--cgroup-root", cgroupRoot, "--read-only-port", String(port)] + extra
-        FileManager.default.createFile(atPath: agentLog, contents: nil)
+        _ = FileManager.default.createFile(atPath: agentLog, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: agentLog))
         log.seekToEndOfFile()
         p.standardOutput = log

@@ -1,3 +1,4 @@
+typealias IPAddress = ServiceProxy.IPAddress
 import Foundation
 import KubeAPI
 import LinuxNetlink

@@ -173,11 +173,11 @@ public struct FilesystemUsage: Sendable, Equatable {
 
 /// Interfaces of one network namespace, loopback left out (as cAdvisor does).
 public struct NetworkUsage: Sendable, Equatable {
-    public var interfaces: [LinkStatistics]
+    public var interfaces: [InterfaceCounters]
     /// Seconds since the epoch.
     public var time: Double
 
-    public init(interfaces: [LinkStatistics], time: Double) {
+    public init(interfaces: [InterfaceCounters], time: Double) {
         self.interfaces = interfaces
         self.time = time
     }

@@ -75,7 +75,7 @@ public enum CadvisorMetrics {
         }
     }
 
-    static func perInterface(_ name: String, _ help: String, _ get: @escaping @Sendable (LinkStatistics) -> UInt64) -> Family {
+    static func perInterface(_ name: String, _ help: String, _ get: @escaping @Sendable (InterfaceCounters) -> UInt64) -> Family {
         Family(name: name, help: help, kind: .counter, present: { $0.network?.interfaces.isEmpty == false }) { row, name, w in
             for link in row.network?.interfaces ?? [] {
                 w.series(name, row.labels, [PrometheusTextWriter.ExtraLabel("interface", link.name)])
