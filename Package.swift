@@ -45,5 +45,7 @@ let package = Package(
         ]),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
+        // Boots a pure cgroup v2 Debian VM (Tests/vm) and checks limits, the agent and systemd there.
+        .testTarget(name: "VMSlowTests"),
     ]
 )
