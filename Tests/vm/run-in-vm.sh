@@ -61,7 +61,7 @@ cmdline+=" quiet loglevel=3 systemd.show_status=error $append"
 start=$(date +%s.%N)
 set +e
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
-  -accel "${SWIFTLET_VM_ACCEL:-tcg}" -M pc -cpu max -m "$memory" -smp "$cpus" \
+  -accel "${SWIFTLET_VM_ACCEL:-tcg}" -M pc -cpu "${SWIFTLET_VM_CPU:-max}" -m "$memory" -smp "$cpus" \
   -nodefaults -no-user-config -display none -vga none -monitor none -no-reboot -nic none \
   -serial "file:$RES/console.log" \
   -kernel "$IMAGE/vmlinuz" -initrd "$IMAGE/initrd.img" -append "$cmdline" \
