@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The system C libraries (libnl-3/route, libnftnl, libmnl, libseccomp, libcap).
@@ -30,21 +32,33 @@ let package = Package(
         // Capabilities and seccomp profiles compiled to BPF.
         .target(name: "LinuxSecurity", dependencies: ["CSystemLibs", "LinuxPrimitives"]),
         .target(name: "Images", dependencies: ["LinuxPrimitives", "CLinux"]),
-        .target(name: "Runtime", dependencies: ["LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
+        .target(name: "Runtime", dependencies: ["ShimProtocol", "LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
                                                 .product(name: "Logging", package: "swift-log")]),
         .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
         .target(name: "ServiceProxy", dependencies: ["LinuxNetlink", "KubeAPI", .product(name: "Logging", package: "swift-log")]),
         .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
-        .executableTarget(name: "swiftlet-shim", dependencies: ["LinuxPrimitives", "CLinux"],
+        // What the agent and a pod's shim say to each other (Foundation-free).
+        .target(name: "ShimProtocol", dependencies: ["LinuxPrimitives"]),
+        // kubelet: pod workers, status, volumes, static pods, the kubelet HTTP endpoints.
+        .target(name: "Kubelet", dependencies: [
+            "Runtime", "KubeAPI", "LinuxPrimitives",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "swiftlet-shim", dependencies: ["ShimProtocol", "LinuxPrimitives", "CLinux"],
                           swiftSettings: [.unsafeFlags(["-Osize"])],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .executableTarget(name: "swiftlet", dependencies: [
-            "LinuxPrimitives", "KubeAPI", "Images", "Runtime", "Networking", "ServiceProxy", "ContainerStats",
+            "LinuxPrimitives", "KubeAPI", "Images", "Runtime", "Networking", "ServiceProxy", "ContainerStats", "Kubelet",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
+        .testTarget(name: "KubeletTests", dependencies: ["Kubelet", "Runtime", "KubeAPI", "LinuxPrimitives"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "LinuxPrimitives", "LinuxSecurity", "ShimProtocol"]),
+        .testTarget(name: "LinuxNetlinkTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
         // Boots a pure cgroup v2 Debian VM (Tests/vm) and checks limits, the agent and systemd there.
         .testTarget(name: "VMSlowTests"),
     ]
