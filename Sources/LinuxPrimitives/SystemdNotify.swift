@@ -110,3 +110,26 @@ extension String {
         return out
     }
 }
+
+/// Whether a descriptor is the stream systemd connected to the journal: systemd sets
+/// `$JOURNAL_STREAM` to `DEVICE:INODE` of that stream, and the check against fstat keeps a
+/// child whose stderr was redirected elsewhere from taking the inherited variable at its word.
+public enum SystemdJournalStream {
+    public static func isJournal(_ fd: Int32 = 2) -> Bool {
+        isJournal(fd, journalStream: ProcessEnvironment.value("JOURNAL_STREAM"))
+    }
+
+    public static func isJournal(_ fd: Int32, journalStream: String?) -> Bool {
+        guard let journalStream, let identity = identity(of: fd) else { return false }
+        let parts = journalStream.split(separator: ":")
+        guard parts.count == 2, let device = UInt64(parts[0]), let inode = UInt64(parts[1]) else { return false }
+        return identity.device == device && identity.inode == inode
+    }
+
+    /// `DEVICE:INODE` of a descriptor, in the form systemd writes to `$JOURNAL_STREAM`.
+    public static func identity(of fd: Int32) -> (device: UInt64, inode: UInt64)? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+}
