@@ -11,37 +11,33 @@ struct AgentLimitsVMSlowTests {
         let swiftlet = try #require(VMHarness.builtProduct("swiftlet"))
         let shim = try #require(VMHarness.builtProduct("swiftlet-shim"))
         let run = try await VMHarness.run(scenario: "agent-limits", binaries: [swiftlet, shim])
-        #expect(run.exitCode == 0, "\(run)")
-        let agentLog = run.text("out/agent.log").split(separator: "\n").suffix(30).joined(separator: "\n")
-
-        #expect(run.fact("image_import_rc") == "0", "image import: \(run.text("out/import.log"))")
-        #expect(run.fact("agent_healthz_at_start") == "0", "agent log:\n\(agentLog)")
-
-        // Memory: the kernel's OOM kill is reported the way kubelet reports it.
-        #expect(run.fact("oom_pod_reason") == "OOMKilled", "\(run.facts)\nagent log:\n\(agentLog)")
-        #expect(run.fact("oom_pod_exit_code") == "137")
-        #expect(run.fact("oom_pod_phase") == "Failed")
-        #expect(run.intFact("oom_pod_memory_max") == 64 * 1024 * 1024, "pod cgroup \(run.fact("oom_pod_cgroup") ?? "?")")
-        #expect((run.intFact("oom_pod_oom_kills") ?? 0) >= 1)
-        #expect(run.fact("agent_alive_after_oom") == "0")
-        #expect(run.fact("agent_healthz_after_oom") == "0")
-
-        // pids: the limit that refused the bomb's forks is the agent's, inside the pod's subtree,
-        // not the outer 4096 the scenario puts on the whole --cgroup-root.
-        let limited = run.fact("bomb_limited_cgroup") ?? ""
-        #expect(limited.contains("pod"), "no cgroup under the bomb pod hit pids.max: \(run.facts)\nagent log:\n\(agentLog)")
         let pidsMax = run.intFact("bomb_pids_max")
-        #expect(pidsMax != nil && pidsMax! < 4096, "pids.max where the bomb stopped: \(run.fact("bomb_pids_max") ?? "none")")
-        #expect((run.intFact("bomb_pids_current") ?? Int.max) <= (pidsMax ?? 0))
-        #expect((run.intFact("bomb_pids_max_events") ?? 0) >= 1)
-        #expect(run.fact("bomb_cpu_max") == "20000 100000", "cpu limit 200m -> cpu.max")
-        #expect(run.fact("agent_alive_during_bomb") == "0")
-        #expect(run.fact("agent_healthz_during_bomb") == "0")
-
-        // Deleting the manifests removes the pods' cgroups; the agent is still there.
-        #expect(run.fact("pod_cgroups_removed") == "0")
-        #expect(run.fact("agent_alive_at_end") == "0")
-        if run.exitCode == 0 { run.removeShare() }
+        VMCheck.expectAll([
+            VMCheck(run.exitCode == 0, "run.sh exit \(run.exitCode)"),
+            VMCheck(run.fact("image_import_rc") == "0", "image import: \(run.text("out/import.log"))"),
+            VMCheck(run.fact("agent_healthz_at_start") == "0", "agent answers /healthz"),
+            // Memory: the kernel's OOM kill is reported the way kubelet reports it.
+            VMCheck(run.fact("oom_pod_reason") == "OOMKilled", "container terminated with reason OOMKilled"),
+            VMCheck(run.fact("oom_pod_exit_code") == "137", "container exit code 137"),
+            VMCheck(run.fact("oom_pod_phase") == "Failed", "pod phase Failed (restartPolicy Never)"),
+            VMCheck(run.intFact("oom_pod_memory_max") == 64 * 1024 * 1024,
+                    "memory.max 64Mi under pod cgroup \(run.fact("oom_pod_cgroup") ?? "?")"),
+            VMCheck((run.intFact("oom_pod_oom_kills") ?? 0) >= 1, "memory.events oom_kill in the pod cgroup"),
+            VMCheck(run.fact("agent_alive_after_oom") == "0", "agent alive after the OOM kill"),
+            VMCheck(run.fact("agent_healthz_after_oom") == "0", "agent healthy after the OOM kill"),
+            // pids: the limit that refused the bomb's forks is the agent's, inside the pod's subtree,
+            // not the outer 4096 the scenario puts on the whole --cgroup-root.
+            VMCheck((run.fact("bomb_limited_cgroup") ?? "").contains("pod"), "a cgroup under the bomb pod hit pids.max"),
+            VMCheck(pidsMax != nil && pidsMax! < 4096, "the agent's own pids.max stopped the bomb (\(run.fact("bomb_pids_max") ?? "none"))"),
+            VMCheck((run.intFact("bomb_pids_current") ?? Int.max) <= (pidsMax ?? 0), "pids.current within pids.max"),
+            VMCheck((run.intFact("bomb_pids_max_events") ?? 0) >= 1, "pids.events max > 0"),
+            VMCheck(run.fact("bomb_cpu_max") == "20000 100000", "cpu limit 200m -> cpu.max 20000 100000"),
+            VMCheck(run.fact("agent_alive_during_bomb") == "0", "agent alive during the bomb"),
+            VMCheck(run.fact("agent_healthz_during_bomb") == "0", "agent healthy during the bomb"),
+            // Deleting the manifests removes the pods' cgroups; the agent is still there.
+            VMCheck(run.fact("pod_cgroups_removed") == "0", "pod cgroups removed after the manifests"),
+            VMCheck(run.fact("agent_alive_at_end") == "0", "agent alive at the end"),
+        ], run, detail: run.text("out/agent.log"))
     }
 }
 

@@ -103,16 +103,19 @@ struct VMResult: CustomStringConvertible {
     var console: String { text(".vm/console.log") }
 
     /// KEY=VALUE lines the scenario recorded in out/facts (the last value wins).
-    var facts: [String: String] {
+    var facts: [String: String] { keyValues("out/facts") }
+
+    func fact(_ key: String) -> String? { facts[key] }
+
+    /// KEY=VALUE lines of any file in the share.
+    func keyValues(_ relativePath: String) -> [String: String] {
         var result: [String: String] = [:]
-        for line in text("out/facts").split(separator: "\n") {
+        for line in text(relativePath).split(separator: "\n") {
             guard let eq = line.firstIndex(of: "=") else { continue }
             result[String(line[..<eq])] = String(line[line.index(after: eq)...])
         }
         return result
     }
-
-    func fact(_ key: String) -> String? { facts[key] }
     func intFact(_ key: String) -> Int? { facts[key].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     /// Removes the share folder: called by tests once they have asserted, if everything passed.
@@ -130,5 +133,33 @@ struct VMResult: CustomStringConvertible {
             --- run.sh stderr (tail) ---
             \(stderr.split(separator: "\n").suffix(25).joined(separator: "\n"))
             """
+    }
+}
+
+/// One assertion about a VM run. Tests list their checks, `expectAll` records a failure per
+/// check that does not hold (with the facts and the harness output to explain it) and removes
+/// the share folder only when every check held, so a failure leaves the evidence behind.
+struct VMCheck {
+    let holds: Bool
+    let what: String
+
+    init(_ holds: Bool, _ what: String) {
+        self.holds = holds
+        self.what = what
+    }
+
+    static func expectAll(_ checks: [VMCheck], _ run: VMResult, detail: String = "",
+                          sourceLocation: SourceLocation = #_sourceLocation) {
+        let failed = checks.filter { !$0.holds }
+        for check in failed {
+            Issue.record(Comment(rawValue: "VM check failed: \(check.what)"), sourceLocation: sourceLocation)
+        }
+        if failed.isEmpty {
+            run.removeShare()
+        } else {
+            let tail = detail.split(separator: "\n").suffix(40).joined(separator: "\n")
+            Issue.record(Comment(rawValue: "\(run)\n--- facts ---\n\(run.text("out/facts"))\n--- detail ---\n\(tail)"),
+                         sourceLocation: sourceLocation)
+        }
     }
 }

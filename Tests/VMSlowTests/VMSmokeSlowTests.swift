@@ -10,34 +10,30 @@ struct VMSmokeSlowTests {
     func pureCgroupV2Guest() async throws {
         let swiftlet = try #require(VMHarness.builtProduct("swiftlet"), "swiftlet not built beside the tests (swift build)")
         let run = try await VMHarness.run(scenario: "smoke", binaries: [swiftlet])
-        #expect(run.exitCode == 0, "\(run)")
-
-        // cgroup2 is the only cgroup hierarchy, with the controllers the agent relies on.
-        #expect(run.fact("cgroup_fs") == "cgroup2fs")
-        #expect(run.fact("cgroup_mounts") == "cgroup2:/sys/fs/cgroup")
         let controllers = Set((run.fact("root_controllers") ?? "").split(separator: " ").map(String.init))
-        #expect(controllers.isSuperset(of: ["cpu", "memory", "pids", "io"]), "root controllers: \(controllers)")
-        #expect(run.fact("pid1") == "systemd")
-
-        // A host-built Swift binary runs in the guest, also as a systemd service.
-        #expect(run.fact("swift_binary_rc") == "0")
-        #expect(run.fact("swift_binary_first_line")?.contains("OVERVIEW") == true)
-        #expect(run.fact("swift_service_rc") == "0")
-
-        // memory.max=50M with a 100M allocation: killed by the memory cgroup's OOM killer.
-        #expect(run.intFact("oom_memory_max") == 50 * 1024 * 1024)
-        #expect(run.intFact("oom_exit_status") == 137, "SIGKILL expected: \(run.facts)")
-        #expect((run.intFact("oom_kill_events") ?? 0) >= 1, "memory.events oom_kill: \(run.facts)")
-
-        // pids.max=8 stops a burst of 20 forks, and pids.events counts the refusals.
-        #expect(run.intFact("pids_max") == 8)
-        #expect((run.intFact("pids_current_after_bomb") ?? 99) <= 8)
-        #expect((run.intFact("pids_max_events") ?? 0) >= 1)
-
-        // cpu.max 10 ms / 100 ms throttles a busy loop.
-        #expect(run.fact("cpu_max") == "10000 100000")
-        #expect((run.intFact("cpu_nr_throttled") ?? 0) >= 1)
-
-        if run.exitCode == 0 { run.removeShare() }
+        let pidsMax = run.intFact("pids_max") ?? 0
+        VMCheck.expectAll([
+            VMCheck(run.exitCode == 0, "run.sh exit \(run.exitCode)"),
+            // cgroup2 is the only cgroup hierarchy, with the controllers the agent relies on.
+            VMCheck(run.fact("cgroup_fs") == "cgroup2fs", "cgroup2 at /sys/fs/cgroup"),
+            VMCheck(run.fact("cgroup_mounts") == "cgroup2:/sys/fs/cgroup", "no other cgroup mount"),
+            VMCheck(controllers.isSuperset(of: ["cpu", "memory", "pids", "io"]), "root controllers \(controllers)"),
+            VMCheck(run.fact("pid1") == "systemd", "systemd is PID 1"),
+            // A host-built Swift binary runs in the guest, also as a systemd service.
+            VMCheck(run.fact("swift_binary_rc") == "0", "swiftlet --help exits 0"),
+            VMCheck(run.fact("swift_binary_first_line")?.contains("OVERVIEW") == true, "swiftlet --help prints its overview"),
+            VMCheck(run.fact("swift_service_rc") == "0", "swiftlet runs as a transient systemd service"),
+            // memory.max=50M with a 100M allocation: killed by the memory cgroup's OOM killer.
+            VMCheck(run.intFact("oom_memory_max") == 50 * 1024 * 1024, "memory.max is 50M"),
+            VMCheck(run.intFact("oom_exit_status") == 137, "the 100M allocation ends with SIGKILL (137)"),
+            VMCheck((run.intFact("oom_kill_events") ?? 0) >= 1, "memory.events counts the oom_kill"),
+            // pids.max=8 stops a burst of 20 forks, and pids.events counts the refusals.
+            VMCheck(pidsMax == 8, "pids.max is 8"),
+            VMCheck((run.intFact("pids_current_after_bomb") ?? 99) <= 8, "pids.current stays within pids.max"),
+            VMCheck((run.intFact("pids_max_events") ?? 0) >= 1, "pids.events counts refused forks"),
+            // cpu.max 10 ms / 100 ms throttles a busy loop.
+            VMCheck(run.fact("cpu_max") == "10000 100000", "cpu.max written"),
+            VMCheck((run.intFact("cpu_nr_throttled") ?? 0) >= 1, "cpu.stat nr_throttled > 0"),
+        ], run, detail: run.stdout)
     }
 }

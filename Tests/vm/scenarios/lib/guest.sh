@@ -38,3 +38,23 @@ enable_controllers() {
   local cg=$1; shift
   local c; for c in "$@"; do echo "+$c" >"$cg/cgroup.subtree_control"; done
 }
+
+# For a scenario that ends by powering the guest off (systemctl poweroff): records exit code 0
+# now, since run.sh is stopped with everything else; the host judges by the facts written before.
+expect_poweroff() {
+  sync
+  echo 0 >"$VM_SHARE/.vm/exit-code.tmp" && mv "$VM_SHARE/.vm/exit-code.tmp" "$VM_SHARE/.vm/exit-code"
+  echo "poweroff expected" >"$VM_SHARE/.vm/expect-poweroff"
+  sync
+}
+
+# Runs Swift tests from the host-built test bundle in the share (bin/swiftletPackageTests.xctest)
+# matching FILTER; output in $VM_OUT/NAME.log; records NAME_rc, NAME_passed and NAME_skipped.
+run_swift_tests() {
+  local name=$1 filter=$2 log=$VM_OUT/$1.log
+  NO_COLOR=1 "$VM_SHARE/bin/swiftletPackageTests.xctest" --testing-library swift-testing --filter "$filter" >"$log" 2>&1
+  fact "${name}_rc" $?
+  fact "${name}_passed" "$(grep -cE '^[^ ]+ Test [A-Za-z0-9_]+\(\) passed after' "$log")"
+  fact "${name}_failed" "$(grep -cE '^[^ ]+ Test [A-Za-z0-9_]+\(\) failed after' "$log")"
+  fact "${name}_skipped" "$(grep -cE '^[^ ]+ Test [A-Za-z0-9_]+\(\) skipped' "$log")"
+}
