@@ -46,7 +46,7 @@ public enum ContainerSpawner {
         let arena = CStringArena()
         var cgroupFD: Int32 = -1
         if !spec.cgroupDir.isEmpty {
-            cgroupFD = try syscall("open(cgroup)", path: spec.cgroupDir) { open(spec.cgroupDir, CLINUX_O_PATH | O_DIRECTORY | O_CLOEXEC) }
+            cgroupFD = try syscall("open(cgroup)", path: spec.cgroupDir) { open(spec.cgroupDir, Int32(CLINUX_O_PATH) | O_DIRECTORY | O_CLOEXEC) }
         }
         defer { if cgroupFD >= 0 { close(cgroupFD) } }
 

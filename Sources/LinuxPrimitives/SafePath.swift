@@ -11,20 +11,20 @@ public enum SafePath {
     /// missing components are created (each one created beneath the previous, never through a
     /// symlink). Fails with EXDEV when resolution would leave `root`.
     public static func openBeneath(root: String, _ relative: String, createDirectories: Bool = false) throws -> FileDescriptor {
-        let rootFD = try FileDescriptor.open(root, CLINUX_O_PATH | O_DIRECTORY)
+        let rootFD = try FileDescriptor.open(root, Int32(CLINUX_O_PATH) | O_DIRECTORY)
         defer { rootFD.close() }
         let components = relative.split(separator: "/").map(String.init).filter { $0 != "." && !$0.isEmpty }
         if components.contains("..") { throw SystemError("openat2(RESOLVE_BENEATH)", errno: EXDEV, path: relative) }
         var current = try rootFD.duplicate()
         for (index, name) in components.enumerated() {
-            var fd = clinux_openat2(current.rawValue, name, UInt64(CLINUX_O_PATH | O_CLOEXEC), 0, resolveBeneath | resolveNoMagicLinks)
+            var fd = clinux_openat2(current.rawValue, name, UInt64(Int32(CLINUX_O_PATH) | O_CLOEXEC), 0, resolveBeneath | resolveNoMagicLinks)
             if fd < 0 && errno == ENOENT && createDirectories && index < components.count {
                 if mkdirat(current.rawValue, name, 0o755) != 0 && errno != EEXIST {
                     let err = errno
                     current.close()
                     throw SystemError("mkdirat", errno: err, path: relative)
                 }
-                fd = clinux_openat2(current.rawValue, name, UInt64(CLINUX_O_PATH | O_CLOEXEC), 0, resolveBeneath | resolveNoMagicLinks)
+                fd = clinux_openat2(current.rawValue, name, UInt64(Int32(CLINUX_O_PATH) | O_CLOEXEC), 0, resolveBeneath | resolveNoMagicLinks)
             }
             let err = errno
             current.close()

@@ -102,7 +102,7 @@ public struct UnixSocket: Sendable, Hashable {
         var directory: FileDescriptor? = nil
         defer { directory?.close() }
         if path.utf8.count >= capacity, let slash = path.lastIndex(of: "/") {
-            let dir = try FileDescriptor.open(String(path[..<slash]), CLINUX_O_PATH | O_DIRECTORY)
+            let dir = try FileDescriptor.open(String(path[..<slash]), Int32(CLINUX_O_PATH) | O_DIRECTORY)
             directory = dir
             effective = "/proc/self/fd/\(dir.rawValue)/" + path[path.index(after: slash)...]
         }

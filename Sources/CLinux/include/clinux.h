@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "clinux_netns.h"
+#include "clinux_fs.h"
 
 /// Reads the calling thread's errno (Swift sees it too, but this keeps call sites uniform).
 int clinux_errno(void);
@@ -39,7 +40,6 @@ int clinux_wtermsig(int status);
 #include "clinux_spawn.h"
 
 /* GNU-only constants Swift cannot see without _GNU_SOURCE. */
-static const int CLINUX_O_PATH = 010000000;
 static const int CLINUX_CLONE_NEWNS = 0x00020000;
 static const int CLINUX_CLONE_NEWCGROUP = 0x02000000;
 static const int CLINUX_CLONE_NEWUTS = 0x04000000;
