@@ -46,18 +46,33 @@ pod_cgroup() {
   find /sys/fs/cgroup/$CGROOT -type d \( -name "pod$1" -o -name "pod${1//-/_}" -o -name "*pod${1//-/_}.slice" \) 2>/dev/null | head -1
 }
 
+# diagnose TAG: what the agent reports and what the kernel holds, into $VM_OUT/diag-TAG.txt.
+diagnose() {
+  {
+    echo "== /pods"; api /pods | python3 -m json.tool 2>&1
+    echo "== cgroups (pids.current memory.current pids.max memory.max; procs)"
+    find /sys/fs/cgroup/$CGROOT -type d | while read -r d; do
+      echo "$d: $(cat "$d/pids.current" "$d/memory.current" "$d/pids.max" "$d/memory.max" 2>/dev/null | paste -sd' ') procs=$(head -5 "$d/cgroup.procs" | paste -sd,)"
+      [[ -f $d/memory.events ]] && echo "   memory.events: $(paste -sd' ' "$d/memory.events")"
+    done
+    echo "== processes"; ps -eo pid,ppid,stat,rss,cgroup:60,args --sort=pid | grep -v '\[' | tail -60
+    echo "== kernel OOM lines"; dmesg | grep -iE 'oom|killed process' | tail -20
+  } >"$VM_OUT/diag-$1.txt" 2>&1
+}
+
 # subtree_limit FILE DIR -> the tightest numeric value of FILE (memory.max, or cpu.max's quota
 # with its period) in DIR and below: kubelet writes limits at pod and container level alike.
 subtree_limit() {
   find "$2" -name "$1" 2>/dev/null | xargs -r cat 2>/dev/null | awk '$1 != "max"' | sort -n | head -1
 }
 
-cat >"$MAN/oom.yaml" <<'YAML'
+cat >"$MAN/.oom.yaml.tmp" <<'YAML'
 apiVersion: v1
 kind: Pod
 metadata: {name: oom, namespace: vm}
 spec:
   restartPolicy: Never
+  terminationGracePeriodSeconds: 2
   containers:
   - name: hog
     image: vm.local/busybox:latest
@@ -65,8 +80,9 @@ spec:
     command: ["/bin/sh", "-c", "echo allocating; exec dd if=/dev/zero of=/dev/null bs=200M count=1"]
     resources: {limits: {memory: 64Mi, cpu: 500m}}
 YAML
+mv "$MAN/.oom.yaml.tmp" "$MAN/oom.yaml"   # whole files only: the agent watches the folder
 terminated() { pod_status oom | grep -qv '^[^ ]* - '; }
-wait_for 180 terminated
+wait_for 120 terminated
 read -r phase reason code restarts uid <<<"$(pod_status oom)"
 fact oom_pod_phase "$phase"; fact oom_pod_reason "$reason"; fact oom_pod_exit_code "$code"
 fact oom_pod_restart_count "$restarts"
@@ -76,10 +92,11 @@ if [[ -n $cg ]]; then
   fact oom_pod_memory_max "$(subtree_limit memory.max "$cg")"
   fact oom_pod_oom_kills "$(awk '$1 == "oom_kill" {print $2}' "$cg/memory.events" 2>/dev/null)"
 fi
+diagnose oom
 kill -0 "$AGENT" 2>/dev/null; fact agent_alive_after_oom $?
 api /healthz >/dev/null; fact agent_healthz_after_oom $?
 
-cat >"$MAN/bomb.yaml" <<'YAML'
+cat >"$MAN/.bomb.yaml.tmp" <<'YAML'
 apiVersion: v1
 kind: Pod
 metadata: {name: bomb, namespace: vm}
@@ -92,31 +109,32 @@ spec:
     command: ["/bin/sh", "-c", "echo bombing; b() { b | b & }; b; sleep 3600"]
     resources: {limits: {memory: 128Mi, cpu: 200m}}
 YAML
+mv "$MAN/.bomb.yaml.tmp" "$MAN/bomb.yaml"
 bomb_cg() { uid=$(pod_status bomb | awk '{print $5}'); [[ -n $uid && $uid != - ]] && cg=$(pod_cgroup "$uid") && [[ -n $cg ]]; }
 wait_for 120 bomb_cg
 fact bomb_pod_cgroup "${cg:-none}"
-# The cgroup (pod level or a container below it) whose pids.max refused forks: pids.events counts
-# refusals in the cgroup whose limit was hit.
-limited_cg() {
-  local d; for d in $(find "$cg" -type d 2>/dev/null); do
-    [[ $(awk '$1 == "max" {print $2}' "$d/pids.events" 2>/dev/null) -gt 0 ]] 2>/dev/null && { echo "$d"; return 0; }
-  done; return 1
-}
-if [[ -n ${cg:-} ]] && wait_for 120 limited_cg; then
-  lcg=$(limited_cg)
-  fact bomb_limited_cgroup "${lcg#/sys/fs/cgroup/}"
-  fact bomb_pids_max "$(cat "$lcg/pids.max")"
-  fact bomb_pids_current "$(cat "$lcg/pids.current")"
-  fact bomb_pids_max_events "$(awk '$1 == "max" {print $2}' "$lcg/pids.events")"
+# On kernels before 6.13 pids.events counts a refused fork in the cgroup of the forking task,
+# not in the one whose limit refused it: sum the events over the pod's subtree, and take the
+# tightest pids.max there as the limit in force.
+subtree_events() { find "$1" -name pids.events -exec awk '$1 == "max" {s += $2} END {print s + 0}' {} + | awk '{s += $1} END {print s + 0}'; }
+bombed() { [[ $(subtree_events "$cg") -gt 0 ]]; }
+if [[ -n ${cg:-} ]] && wait_for 120 bombed; then
+  sleep 2
+  fact bomb_pids_max "$(subtree_limit pids.max "$cg")"
+  fact bomb_pids_max_at_pod "$(cat "$cg/pids.max")"
+  fact bomb_pids_current "$(cat "$cg/pids.current")"
+  fact bomb_pids_max_events "$(subtree_events "$cg")"
 fi
 [[ -n ${cg:-} ]] && fact bomb_cpu_max "$(subtree_limit cpu.max "$cg")"
 fact root_pids_max_events "$(awk '$1 == "max" {print $2}' /sys/fs/cgroup/$CGROOT/pids.events)"
+diagnose bomb
 kill -0 "$AGENT" 2>/dev/null; fact agent_alive_during_bomb $?
 api /healthz >/dev/null; fact agent_healthz_during_bomb $?
 
 # Removing the manifests removes the pods and their cgroups; the agent stays.
 rm -f "$MAN"/*.yaml
-no_pod_cgroups() { [[ -z $(find /sys/fs/cgroup/$CGROOT -type d -name '*pod*' 2>/dev/null) ]]; }
+no_pod_cgroups() { [[ -z $(find /sys/fs/cgroup/$CGROOT -type d -name 'pod*' 2>/dev/null) ]]; }  # pod<uid>, not kubepods
 wait_for 120 no_pod_cgroups; fact pod_cgroups_removed $?
+diagnose end
 kill -0 "$AGENT" 2>/dev/null; fact agent_alive_at_end $?
 exit 0
