@@ -72,7 +72,7 @@ DEFAULTS
 
 if have_systemd; then
   systemd-tmpfiles --create "$ETC/tmpfiles.d/swiftlet.conf"
-  systemd-sysctl "$ETC/sysctl.d/90-swiftlet.conf"
+  systemctl restart systemd-sysctl.service
   systemctl daemon-reload
   case $enable in
     "") ;;

@@ -54,10 +54,11 @@ enum VMHarness {
     }
 
     /// Boots the VM once for `scenario` (a folder under Tests/vm/scenarios) with `binaries` in the
-    /// share's bin/. The share folder is removed when `keepShare` is false and the run passed
+    /// share's bin/ and `extraFiles` copied to their destination inside the share. The share folder is removed when `keepShare` is false and the run passed
     /// (exit 0); otherwise it stays for a look, and its path is in the result.
     static func run(
-        scenario: String, binaries: [URL] = [], env: [String: String] = [:],
+        scenario: String, binaries: [URL] = [], extraFiles: [(source: URL, destination: String)] = [],
+        env: [String: String] = [:],
         timeoutSeconds: Int? = nil, memoryMB: Int = 2048
     ) async throws -> VMResult {
         let share = FileManager.default.temporaryDirectory
@@ -67,6 +68,7 @@ enum VMHarness {
             ?? ProcessInfo.processInfo.environment["SWIFTLET_VM_TIMEOUT"].flatMap(Int.init) ?? 900
         var arguments = ["--share", share.path, "--timeout", String(timeout), "--memory", String(memoryMB)]
         for binary in binaries { arguments += ["--bin", binary.path] }
+        for file in extraFiles { arguments += ["--add", "\(file.source.path):\(file.destination)"] }
         for (key, value) in env.sorted(by: { $0.key < $1.key }) { arguments += ["--env", "\(key)=\(value)"] }
         arguments.append(scenario)
 

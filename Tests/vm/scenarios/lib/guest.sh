@@ -41,7 +41,14 @@ enable_controllers() {
 
 # For a scenario that ends by powering the guest off (systemctl poweroff): records exit code 0
 # now, since run.sh is stopped with everything else; the host judges by the facts written before.
+# The runner unit powers off immediately once it stops (SuccessAction/FailureAction), so it is
+# ordered Before= the UNITS whose orderly stop the scenario wants to see (stopped after them).
 expect_poweroff() {
+  if (($#)); then
+    mkdir -p /run/systemd/system/swiftlet-vm-runner.service.d
+    printf '[Unit]\nBefore=%s\n' "$*" >/run/systemd/system/swiftlet-vm-runner.service.d/50-stop-last.conf
+    systemctl daemon-reload
+  fi
   sync
   echo 0 >"$VM_SHARE/.vm/exit-code.tmp" && mv "$VM_SHARE/.vm/exit-code.tmp" "$VM_SHARE/.vm/exit-code"
   echo "poweroff expected" >"$VM_SHARE/.vm/expect-poweroff"
