@@ -82,6 +82,8 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // Running under systemd: journal log lines, D-Bus (logind shutdown inhibitor), Foundation-free.
+        .target(name: "AgentSupport", dependencies: ["LinuxPrimitives", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "swiftlet-shim", dependencies: ["ShimProtocol", "LinuxPrimitives", "CLinux"],
                           swiftSettings: [.unsafeFlags(["-Osize"])],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
@@ -115,5 +117,9 @@ let package = Package(
         .testTarget(name: "ContainerStatsTests", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives", "LinuxNetlink",
                                                                 .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "ServiceProxyTests", dependencies: ["ServiceProxy", "KubeAPI", "LinuxNetlink", "LinuxPrimitives"]),
+        .testTarget(name: "AgentSupportTests", dependencies: ["AgentSupport", "LinuxPrimitives",
+                                                             .product(name: "Logging", package: "swift-log")]),
+        // Boots a pure cgroup v2 Debian VM (Tests/vm) and checks limits, the agent and systemd there.
+        .testTarget(name: "VMSlowTests"),
     ]
 )
