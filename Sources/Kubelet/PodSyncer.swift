@@ -156,7 +156,7 @@ struct PodSyncer: Sendable {
         sandboxConfig.hostAliases = (spec.hostAliases ?? []).map { "\($0.ip)\t\(($0.hostnames ?? []).joined(separator: "\t"))" }
         let id = try await runtime.runPodSandbox(sandboxConfig)
         let notEnforced = try runtime.updatePodResources(id, PodResources.podLimits(pod, pidsLimit: config.podPidsLimit))
-        if !notEnforced.isEmpty {
+        if !notEnforced.isEmpty, runtime.reportOnce(notEnforced) {
             logger.notice("pod \(podName(pod)): \(notEnforced.joined(separator: ", ")) not enforced on this host (cgroup2 at \(runtime.hierarchy.mountPoint) has no such controller)")
         }
     }

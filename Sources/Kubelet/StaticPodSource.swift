@@ -37,6 +37,8 @@ final class StaticPodSource: Sendable {
                 if reported.get(path) != nil { reported.remove(path) }
                 guard let uid = pod.metadata.uid, seenUIDs.insert(uid).inserted else { continue }
                 pods.append(pod)
+            } catch is EmptyManifest {
+                if let kept = lastGood.get(path), let uid = kept.metadata.uid, seenUIDs.insert(uid).inserted { pods.append(kept) }
             } catch {
                 let message = "\(error)"
                 if reported.get(path) != message {
@@ -62,6 +64,8 @@ final class StaticPodSource: Sendable {
             throw ManifestError(path: path, field: "", message: "cannot read: \(error.localizedDescription)")
         }
         let text = String(decoding: data, as: UTF8.self)
+        // A file being written (created, not yet filled) is not an error; its close brings a rescan.
+        if text.allSatisfy(\.isWhitespace) { throw EmptyManifest() }
         let docs = try Manifest.documents(text, path: path)
         guard docs.count == 1 else { throw ManifestError(path: path, field: "", message: "expected one Pod, found \(docs.count) documents") }
         if let kind = docs[0]["kind"]?.stringValue, kind != "Pod" {
@@ -136,3 +140,5 @@ enum StableHash {
         return String(repeating: "0", count: 16 - ha.count) + ha + String(repeating: "0", count: 16 - hb.count) + hb
     }
 }
+
+struct EmptyManifest: Error {}

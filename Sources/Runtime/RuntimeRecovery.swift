@@ -51,6 +51,12 @@ extension RuntimeService {
             logger.notice("removing orphaned pod cgroup \(podCgroup)")
             try? cgroups.remove(podCgroup)
         }
+        let liveShims = Set(adopted.map(\.id))
+        let shimsDir = hierarchy.directory(config.cgroupRoot + "/shims")
+        for id in (try? FileSystem.listDirectory(shimsDir)) ?? [] where FileSystem.isDirectory(shimsDir + "/" + id) && !liveShims.contains(id) {
+            logger.notice("removing orphaned shim cgroup \(id)")
+            try? cgroups.remove(shimCgroup(id))
+        }
         let liveContainers = Set(containers.withLock { Array($0.keys) })
         for id in (try? FileSystem.listDirectory(config.containersDataDir)) ?? [] where !liveContainers.contains(id) {
             logger.notice("removing orphaned writable layer of container \(id)")

@@ -37,7 +37,7 @@ extension RuntimeService {
                                          notEnforced: notEnforced, stopSignal: Signals.number(image.stopSignal) ?? SIGTERM)
             try StateFiles.save(record, to: containerDir + "/container.json")
             containers.withLock { $0[id] = record }
-            if !notEnforced.isEmpty {
+            if !notEnforced.isEmpty, reportOnce(notEnforced) {
                 logger.notice("container \(containerConfig.name) of \(sandbox.config.namespace)/\(sandbox.config.name): \(notEnforced.joined(separator: ", ")) not enforced (no such controller in the cgroup2 hierarchy at \(hierarchy.mountPoint))")
             }
             return id
@@ -48,6 +48,11 @@ extension RuntimeService {
             try? images.release(containerID: id)
             throw error
         }
+    }
+
+    /// True the first time a given set of unenforced limits is seen (says it once, not per pod).
+    public func reportOnce(_ limits: [String]) -> Bool {
+        notEnforcedReported.withLock { $0.insert(limits.sorted().joined(separator: ",")).inserted }
     }
 
     func containerLogPath(_ sandbox: SandboxRecord, _ containerConfig: ContainerConfig) -> String {

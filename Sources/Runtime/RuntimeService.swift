@@ -38,6 +38,7 @@ public final class RuntimeService: Sendable {
     let sandboxes = Mutex<[String: SandboxRecord]>([:])
     let containers = Mutex<[String: ContainerRecord]>([:])
     let seccompCache = Mutex<[UInt64: [UInt8]]>([:])
+    let notEnforcedReported = Mutex<Set<String>>([])
     private let eventContinuation: AsyncStream<RuntimeEvent>.Continuation
     /// Container exits and lost sandboxes, for one consumer (the kubelet's event loop).
     public let events: AsyncStream<RuntimeEvent>
@@ -69,6 +70,9 @@ public final class RuntimeService: Sendable {
 
     func sandboxDir(_ id: String) -> String { config.sandboxesDir + "/" + id }
 
+    /// The shim's own cgroup, beside (not inside) the pods: `<cgroup-root>/shims/<sandbox id>`.
+    func shimCgroup(_ id: String) -> String { config.cgroupRoot + "/shims/" + id }
+
     func sandbox(_ id: String) throws -> SandboxRecord {
         guard let record = sandboxes.withLock({ $0[id] }) else { throw RuntimeError.notFound("sandbox", id) }
         return record
@@ -86,7 +90,10 @@ public final class RuntimeService: Sendable {
                                    network: nil, cgroupDir: hierarchy.directory(cgroupPath), cgroupPath: cgroupPath, notEnforced: [])
         do {
             try FileSystem.createDirectory(dir + "/containers", mode: 0o700)
-            try cgroups.create(cgroupPath + "/" + id)
+            try cgroups.create(cgroupPath)
+            // The shim lives outside the pod's cgroup: a pod hitting its memory limit must have
+            // its containers OOM-killed, never its supervisor (which would lose their exits).
+            try cgroups.create(shimCgroup(id))
             var shimConfig = ShimConfig()
             shimConfig.sandboxID = id
             shimConfig.hostname = sandboxConfig.hostname
@@ -94,7 +101,7 @@ public final class RuntimeService: Sendable {
             shimConfig.newIPC = sandboxConfig.ipc != .node
             shimConfig.newUTS = sandboxConfig.network != .node
             shimConfig.sharedPID = sandboxConfig.pid == .pod
-            shimConfig.cgroupDir = hierarchy.directory(cgroupPath + "/" + id)
+            shimConfig.cgroupDir = hierarchy.directory(shimCgroup(id))
             shimConfig.shmSize = sandboxConfig.ipc == .node ? 0 : 64 * 1024 * 1024
             shimConfig.sysctls = sandboxConfig.sysctls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             try FileSystem.writeAtomically(ShimProtocol.Paths.config(dir), shimConfig.records().encoded())
@@ -156,6 +163,7 @@ public final class RuntimeService: Sendable {
         stopShim(record)
         for point in Mounts.mountPoints(under: dir) { try? Mounts.unmount(point) }
         do { try cgroups.remove(record.cgroupPath) } catch { logger.warning("removing cgroup \(record.cgroupPath): \(error)") }
+        do { try cgroups.remove(shimCgroup(record.id)) } catch { logger.warning("removing cgroup \(shimCgroup(record.id)): \(error)") }
         for container in containers.withLock({ $0.values.filter { $0.sandboxID == record.id } }) {
             try? removeContainerFiles(container)
         }

@@ -47,7 +47,8 @@ struct SpawnSpecBuilder {
         spec.readOnlyRootfs = security.readOnlyRootfs
         spec.maskedPaths = security.privileged ? [] : (security.maskedPaths ?? Self.defaultMaskedPaths)
         spec.readOnlyPaths = security.privileged ? [] : (security.readOnlyPaths ?? Self.defaultReadOnlyPaths)
-        spec.oomScoreAdj = config.resources.oomScoreAdj
+        // Containers must not inherit the shim's protection from the OOM killer.
+        spec.oomScoreAdj = config.resources.oomScoreAdj ?? 0
         spec.newPIDNamespace = sandbox.config.pid == .container
         spec.newUTSNamespace = false
         spec.shmSource = sandbox.config.ipc == .node ? "" : ShimProtocol.Paths.shm(sandboxDir)

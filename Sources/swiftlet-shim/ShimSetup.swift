@@ -11,6 +11,9 @@ enum ShimSetup {
         if !config.cgroupDir.isEmpty {
             try FileSystem.writeControl(config.cgroupDir + "/cgroup.procs", "0")
         }
+        // Last in line for the OOM killer, as containerd's shim is; lowering needs
+        // CAP_SYS_RESOURCE, so without it the default stays (the shim is outside pod cgroups anyway).
+        try? FileSystem.writeControl("/proc/self/oom_score_adj", "-998")
         try syscall("prctl(PR_SET_CHILD_SUBREAPER)") { clinux_prctl_set_child_subreaper() }
         var kinds: [NamespaceKind] = []
         if config.newNetwork { kinds.append(.net) }

@@ -14,6 +14,9 @@ final class AgentHarness: @unchecked Sendable {
     let logDir: String
     let cgroupRoot: String
     let port: Int
+    /// The agent runs in a network namespace of its own, so that its host set-up (forwarding,
+    /// the CNI bridge, nftables) never touches this machine's.
+    let netns: String
     var agent: Process?
     var agentLog: String { base + "/agent.log" }
     /// The agent's run directory, derived from --root-dir as the agent derives it.
@@ -36,9 +39,14 @@ final class AgentHarness: @unchecked Sendable {
         logDir = base + "/logs"
         cgroupRoot = "/swiftlet-agent-test-\(getpid())-\(UInt32.random(in: 0...999_999))"
         port = AgentHarness.freePort()
+        netns = "swt-\(getpid())-\(UInt32.random(in: 0...999_999))"
         try FileManager.default.createDirectory(atPath: manifests, withIntermediateDirectories: true)
         try buildAndImportBusybox()
+        try run("/usr/sbin/ip", ["netns", "add", netns])
+        try run("/usr/sbin/ip", ["-n", netns, "link", "set", "lo", "up"])
     }
+
+    var inNetns: [String] { ["/usr/bin/nsenter", "--net=/run/netns/" + netns] }
 
     static func freePort() -> Int {
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -88,8 +96,9 @@ final class AgentHarness: @unchecked Sendable {
 
     func startAgent(extra: [String] = []) throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: AgentHarness.buildDir + "/swiftlet")
-        p.arguments = ["agent", "--standalone", "--pod-manifest-path", manifests, "--root-dir", root, "--pod-log-dir", logDir,
+        p.executableURL = URL(fileURLWithPath: inNetns[0])
+        p.arguments = [inNetns[1], AgentHarness.buildDir + "/swiftlet", "agent", "--standalone", "--cni-conf-dir", base + "/cni",
+                       "--cni-bin-dir", AgentHarness.buildDir, "--pod-manifest-path", manifests, "--root-dir", root, "--pod-log-dir", logDir,
                        "--cgroup-root", cgroupRoot, "--read-only-port", String(port)] + extra
         _ = FileManager.default.createFile(atPath: agentLog, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: agentLog))
@@ -116,8 +125,8 @@ final class AgentHarness: @unchecked Sendable {
 
     func get(_ path: String) -> Data? {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["-sf", "--max-time", "5", "http://127.0.0.1:\(port)\(path)"]
+        p.executableURL = URL(fileURLWithPath: inNetns[0])
+        p.arguments = [inNetns[1], "/usr/bin/curl", "-sf", "--max-time", "5", "http://127.0.0.1:\(port)\(path)"]
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
@@ -166,6 +175,7 @@ final class AgentHarness: @unchecked Sendable {
         removeCgroups(cgroupDir)
         for point in Mounts.mountPoints(under: base) + Mounts.mountPoints(under: runDir) { try? Mounts.unmount(point) }
         try? FileManager.default.removeItem(atPath: runDir)
+        _ = try? run("/usr/sbin/ip", ["netns", "del", netns])
         try? FileManager.default.removeItem(atPath: base)
     }
 

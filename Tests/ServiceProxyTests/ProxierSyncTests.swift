@@ -195,8 +195,9 @@ import Testing
         }
         try await Task.sleep(for: .milliseconds(700))
         let syncs = await p.syncCount
-        // 20 changes over ~200 ms: the first sync, then at most one per 300 ms.
-        #expect(syncs >= 2 && syncs <= 4, "syncs: \(syncs)")
+        // 20 changes over ~200 ms (longer on a loaded machine): the first sync, then at most one
+        // per 300 ms, so far fewer syncs than changes.
+        #expect(syncs >= 2 && syncs <= 8, "syncs: \(syncs)")
         // Each endpoint-less service: its ClusterIP in cluster-ips and a reject entry.
         #expect(backend.transactions.map(\.elementCount).reduce(0, +) == 40)
     }
