@@ -13,6 +13,8 @@ struct PodWorkerState: Sendable {
     var startup: [String: Bool] = [:]
     /// Containers the liveness prober wants restarted.
     var livenessFailed: Set<String> = []
+    /// Why the last sandbox creation failed (shown while it backs off).
+    var sandboxError: String? = nil
 }
 
 /// Brings one pod's runtime state to its spec, the way kubelet's SyncPod does: sandbox first,
@@ -48,10 +50,23 @@ struct PodSyncer: Sendable {
             return next
         }
         if view.readySandbox == nil {
+            // A sandbox that failed to come up is retried with back-off, not on every wake-up.
+            let sandboxKey = uid + "/sandbox"
+            if let until = backoff.notBefore(sandboxKey, finishedAt: .distantPast, ranFor: 0) {
+                for c in (pod.spec.initContainers ?? []) + pod.spec.containers {
+                    state.waiting[c.name] = WaitingReason(reason: "ContainerCreating", message: state.sandboxError ?? "")
+                }
+                state.status = buildStatus(pod, view: view, state: state)
+                return max(0.05, until.timeIntervalSinceNow)
+            }
             do {
                 try await createSandbox(pod, uid: uid, view: view, state: &state)
+                backoff.reset(sandboxKey)
+                state.sandboxError = nil
             } catch {
+                backoff.recordRestart(sandboxKey)
                 let message = "\(error)"
+                state.sandboxError = message
                 logger.warning("pod \(podName(pod)): \(message)")
                 for c in (pod.spec.initContainers ?? []) + pod.spec.containers {
                     state.waiting[c.name] = WaitingReason(reason: "ContainerCreating", message: message)
