@@ -88,6 +88,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Running under systemd: journal log lines, D-Bus (logind shutdown inhibitor), Foundation-free.
         .target(name: "AgentSupport", dependencies: ["LinuxPrimitives", .product(name: "Logging", package: "swift-log")]),

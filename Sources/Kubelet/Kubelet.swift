@@ -1,4 +1,5 @@
 import Foundation
+import AsyncHTTPClient
 import Hummingbird
 import KubeAPI
 import LinuxPrimitives
@@ -16,6 +17,8 @@ public final class Kubelet: Sendable {
     let workers = PodWorkers()
     let statuses = PodStatusStore()
     let syncer: PodSyncer
+    let probes: ProbeManager
+    let http: HTTPClient
     /// Set once the first scan of every source has been applied (then orphans are known).
     private let sourcesReady = LockedDictionary<String, Bool>()
 
@@ -23,8 +26,13 @@ public final class Kubelet: Sendable {
         self.config = config
         self.runtime = runtime
         self.logger = logger
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        self.http = http
+        let workers = self.workers
+        let probes = ProbeManager(runner: ProbeRunner(runtime: runtime, http: http), logger: logger) { uid in await workers.wake(uid) }
+        self.probes = probes
         self.syncer = PodSyncer(runtime: runtime, volumes: VolumeManager(rootDir: config.rootDir), config: config,
-                                backoff: RestartBackoff(), hostIP: hostIP, logger: logger)
+                                backoff: RestartBackoff(), hostIP: hostIP, logger: logger, probes: probes)
     }
 
     /// Routes of the kubelet port(s), for whoever serves HTTP.
@@ -50,6 +58,7 @@ public final class Kubelet: Sendable {
                 group.addTask { try await app.run() }
             }
             group.addTask { await self.watchRuntimeEvents() }
+            group.addTask { await self.probes.run() }
             if !config.podManifestPath.isEmpty {
                 group.addTask { await self.runStaticSource() }
             } else {

@@ -26,6 +26,7 @@ struct PodSyncer: Sendable {
     let backoff: RestartBackoff
     let hostIP: String
     let logger: Logger
+    let probes: ProbeManager
     var envSource: (any EnvSource)? = nil
     var serviceEnv: @Sendable (String) async -> [String] = { _ in [] }
 
@@ -77,6 +78,7 @@ struct PodSyncer: Sendable {
             view = self.view(uid: uid)
         }
         guard let sandbox = view.readySandbox else { return next }
+        applyProbeResults(pod, uid: uid, sandbox: sandbox, view: view, state: &state)
         if state.volumePaths == nil {
             do { state.volumePaths = try await volumes.setUp(pod, uid: uid) } catch {
                 for c in pod.spec.containers { state.waiting[c.name] = WaitingReason(reason: "ContainerCreating", message: "\(error)") }
@@ -121,12 +123,38 @@ struct PodSyncer: Sendable {
             }
         }
         let finalView = self.view(uid: uid)
+        let running = finalView.containers.filter { $0.state == .running && $0.record.sandboxID == sandbox.id }
+            .map { (name: $0.record.config.name, containerID: $0.record.id) }
+        probes.update(pod: pod, uid: uid, running: running,
+                      podIP: sandbox.network?.ips.first ?? (pod.spec.hostNetwork == true ? hostIP : "127.0.0.1"))
+        applyProbeResults(pod, uid: uid, sandbox: sandbox, view: finalView, state: &state)
         state.status = buildStatus(pod, view: finalView, state: state)
         if isTerminal(state.status) {
             // A pod that has run to completion gives up its sandbox (network, shim processes).
             for s in finalView.sandboxes where s.state == .ready { try? await runtime.stopPodSandbox(s.id) }
         }
         return next
+    }
+
+    /// Copies the probers' verdicts for the running instances into the worker's state.
+    func applyProbeResults(_ pod: Pod, uid: String, sandbox: SandboxRecord, view: PodRuntimeView, state: inout PodWorkerState) {
+        state.readiness = [:]
+        state.startup = [:]
+        for c in (pod.spec.initContainers ?? []) + pod.spec.containers {
+            guard let instance = view.instances(of: c.name, in: sandbox.id).last, instance.state == .running else { continue }
+            let id = instance.record.id
+            if c.readinessProbe != nil {
+                state.readiness[c.name] = probes.result(uid: uid, container: c.name, containerID: id, kind: .readiness) ?? false
+            }
+            if c.startupProbe != nil {
+                let started = probes.result(uid: uid, container: c.name, containerID: id, kind: .startup)
+                state.startup[c.name] = started == true
+                if started == false { state.livenessFailed.insert(c.name) }
+            }
+            if probes.result(uid: uid, container: c.name, containerID: id, kind: .liveness) == false {
+                state.livenessFailed.insert(c.name)
+            }
+        }
     }
 
     func isTerminal(_ status: PodStatus?) -> Bool { status?.phase == "Succeeded" || status?.phase == "Failed" }
