@@ -20,7 +20,9 @@ public final class Kubelet: Sendable {
     let probes: ProbeManager
     let http: HTTPClient
     /// Set once the first scan of every source has been applied (then orphans are known).
-    private let sourcesReady = LockedDictionary<String, Bool>()
+    let sourcesReady = LockedDictionary<String, Bool>()
+    let shuttingDown = LockedDictionary<String, Bool>()
+    let heartbeat = LockedDictionary<String, Date>()
 
     public init(config: KubeletConfig, runtime: RuntimeService, hostIP: String = "", logger: Logger = Logger(label: "swiftlet.kubelet")) {
         self.config = config
@@ -45,7 +47,10 @@ public final class Kubelet: Sendable {
 
     /// Re-adopts what the runtime has, then runs sources, workers and the event loop.
     /// `extraRoutes` mounts other modules' endpoints (stats) on the same kubelet port.
-    public func run(extraRoutes: @Sendable (Router<BasicRequestContext>) -> Void = { _ in }) async throws {
+    /// `onReady` is called once, after re-adoption and the first sync of every pod the sources
+    /// want (systemd's READY=1 point).
+    public func run(extraRoutes: @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
+                    onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let adopted = await runtime.recover()
         logger.info("re-adopted \(adopted.count) pod sandbox(es)")
         try await withThrowingDiscardingTaskGroup { group in
@@ -64,7 +69,17 @@ public final class Kubelet: Sendable {
             } else {
                 sourcesReady.set("file", true)
             }
-            group.addTask { await self.collectOrphans() }
+            group.addTask {
+                await self.collectOrphans()
+                await self.waitForFirstSyncs()
+                onReady(self.statuses.all().count)
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    self.heartbeat.set("tick", Date())
+                    try? await Task.sleep(nanoseconds: 2_000_000_000)
+                }
+            }
             for await uid in workers.startRequests {
                 group.addTask { await self.runWorker(uid) }
             }
@@ -80,7 +95,7 @@ public final class Kubelet: Sendable {
         let stopped = LockedDictionary<String, Bool>()
         source.watch(onChange: { continuation.yield($0) }, stop: { stopped.get("stop") == true })
         await withTaskCancellationHandler {
-            for await pods in changes {
+            for await pods in changes where shuttingDown.get("node") != true {
                 await workers.reconcile(pods, source: "file")
                 sourcesReady.set("file", true)
             }
@@ -118,13 +133,27 @@ public final class Kubelet: Sendable {
         }
     }
 
+    /// Waits (up to 10 s) until every wanted pod has a status, i.e. was synced once.
+    func waitForFirstSyncs() async {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let known = await workers.knownUIDs()
+            if known.allSatisfy({ statuses.pod(uid: $0) != nil }) { return }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+    }
+
     func runWorker(_ uid: String) async {
         var state = PodWorkerState()
         while let entry = await workers.current(uid) {
             if entry.deleting {
                 logger.info("terminating pod \(entry.pod.metadata.namespace ?? "")/\(entry.pod.metadata.name ?? "") (grace \(entry.gracePeriod)s)")
                 await syncer.terminate(uid: uid, pod: entry.pod, gracePeriodSeconds: entry.gracePeriod)
-                statuses.remove(uid)
+                if entry.reason == .nodeShutdown {
+                    statuses.set(entry.pod, status: Self.shutdownStatus(statuses.pod(uid: uid)?.status))
+                } else {
+                    statuses.remove(uid)
+                }
                 await workers.finished(uid)
                 return
             }
