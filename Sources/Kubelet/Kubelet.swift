@@ -128,8 +128,10 @@ public final class Kubelet: Sendable {
         let known = await workers.knownUIDs()
         for sandbox in runtime.listPodSandboxes() where !known.contains(sandbox.config.uid) {
             let meta = ObjectMeta(name: sandbox.config.name, namespace: sandbox.config.namespace, uid: sandbox.config.uid)
+            var spec = PodSpec(containers: [])
+            spec.terminationGracePeriodSeconds = sandbox.config.annotations["io.kubernetes.pod.terminationGracePeriod"].flatMap { Int64($0) }
             logger.info("pod \(sandbox.config.namespace)/\(sandbox.config.name) is no longer wanted; terminating it")
-            await workers.adoptOrphan(sandbox.config.uid, pod: Pod(metadata: meta, spec: PodSpec(containers: [])))
+            await workers.adoptOrphan(sandbox.config.uid, pod: Pod(metadata: meta, spec: spec))
         }
     }
 

@@ -185,6 +185,9 @@ struct PodSyncer: Sendable {
             ipc: spec.hostIPC == true ? .node : .pod,
             cgroupParent: PodResources.cgroupParent(pod, uid: uid))
         sandboxConfig.labels["io.kubernetes.pod.uid"] = uid
+        // Read back when the pod's spec is gone (an orphan found after a restart): how long its
+        // containers get to stop.
+        sandboxConfig.annotations["io.kubernetes.pod.terminationGracePeriod"] = String(gracePeriod(pod))
         sandboxConfig.portMappings = spec.containers.flatMap { c in
             (c.ports ?? []).compactMap { p in
                 guard let host = p.hostPort, host > 0 else { return nil }
