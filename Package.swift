@@ -14,6 +14,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The system C libraries (libnl-3/route, libnftnl, libmnl, libseccomp, libcap).
@@ -38,12 +44,29 @@ let package = Package(
         .executableTarget(name: "swiftlet-shim", dependencies: ["LinuxPrimitives", "CLinux"],
                           swiftSettings: [.unsafeFlags(["-Osize"])],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+        // SQLite from the system (libsqlite3-dev): the API server's storage.
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // The bundled Kubernetes API server: storage, REST + watch, discovery, auth, controllers.
+        .target(name: "APIServer", dependencies: [
+            "CSQLite",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "swiftlet", dependencies: [
             "LinuxPrimitives", "KubeAPI", "Images", "Runtime", "Networking", "ServiceProxy", "ContainerStats",
+            "APIServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
+        .testTarget(name: "APIServerTests", dependencies: ["APIServer"]),
     ]
 )

@@ -1,0 +1,40 @@
+/// Where one object lives: its resource ("pods", "deployments.apps"), namespace ("" for
+/// cluster-scoped kinds) and name.
+public struct ObjectKey: Hashable, Sendable, CustomStringConvertible {
+    public var resource: String
+    public var namespace: String
+    public var name: String
+
+    public init(_ resource: String, _ namespace: String, _ name: String) {
+        self.resource = resource
+        self.namespace = namespace
+        self.name = name
+    }
+
+    public var description: String { namespace.isEmpty ? "\(resource)/\(name)" : "\(resource)/\(namespace)/\(name)" }
+}
+
+public enum WatchEventType: String, Sendable {
+    case added = "ADDED"
+    case modified = "MODIFIED"
+    case deleted = "DELETED"
+    case bookmark = "BOOKMARK"
+    case error = "ERROR"
+}
+
+/// One committed change, as the watch hub fans it out. `data` is the object's stored JSON,
+/// serialized once and shared by every watcher that needs no transformation.
+public struct StoreEvent: Sendable {
+    public let type: WatchEventType
+    public let key: ObjectKey
+    public let rv: Int64
+    public let data: [UInt8]
+    /// The object before this change (for modifications), so that selector watches can turn a
+    /// change that leaves their selection into DELETED, as upstream's watch cache does.
+    public let prevData: [UInt8]?
+
+    var byteCost: Int { data.count + (prevData?.count ?? 0) + 128 }
+
+    public func object() -> JSON { (try? JSON.parse(data)) ?? .null }
+    public func previous() -> JSON? { prevData.flatMap { try? JSON.parse($0) } }
+}
