@@ -48,7 +48,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // The bundled Kubernetes API server: storage, REST + watch, discovery, auth, controllers.
         .target(name: "APIServer", dependencies: [
-            "CSQLite",
+            "CSQLite", "KubeAPI",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -8,6 +8,7 @@ public struct FieldCause: Sendable, Equatable {
         case forbidden = "FieldValueForbidden"
         case tooLong = "FieldValueTooLong"
         case typeInvalid = "FieldValueTypeInvalid"
+        case notFound = "FieldValueNotFound"
     }
     public var reason: Reason
     public var field: String

@@ -123,7 +123,7 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     }
 
     /// Edits one value in place (no copy of the child), adding it with `default` when absent.
-    public mutating func withValue<R>(_ key: String, default def: JSON, _ body: (inout JSON) throws -> R) rethrows -> R {
+    public mutating func withValue<R, E: Error>(_ key: String, default def: JSON, _ body: (inout JSON) throws(E) -> R) throws(E) -> R {
         if let i = index(of: key) {
             var v = values[i]
             values[i] = .null
