@@ -23,6 +23,11 @@ enum Validation {
 
     enum NameRule { case subdomain, label, dns1035, any }
 
+    /// `generateName` plus five random characters, the base cut to 58 as upstream.
+    static func generatedName(_ base: String) -> String {
+        String(base.prefix(58)) + Identifiers.suffix()
+    }
+
     static func nameRule(_ r: ResourceType) -> NameRule {
         switch r.storageKey {
         case "namespaces": return .label

@@ -9,56 +9,16 @@ enum PatchStrategy: Equatable {
     case mergeRetainKeys(key: String)
 }
 
-/// The merge strategies of the built-in kinds, by field path from the object root (list
-/// indices omitted). Workload templates reuse the Pod paths.
-enum PatchMeta {
-    static let container: [String: PatchStrategy] = [
-        "ports": .merge(key: "containerPort"), "env": .merge(key: "name"),
-        "volumeMounts": .merge(key: "mountPath"), "volumeDevices": .merge(key: "devicePath"),
-    ]
-    static let podSpec: [String: PatchStrategy] = [
-        "containers": .merge(key: "name"), "initContainers": .merge(key: "name"), "ephemeralContainers": .merge(key: "name"),
-        "volumes": .mergeRetainKeys(key: "name"), "imagePullSecrets": .merge(key: "name"), "hostAliases": .merge(key: "ip"),
-        "topologySpreadConstraints": .merge(key: "topologyKey"), "resourceClaims": .mergeRetainKeys(key: "name"),
-        "schedulingGates": .merge(key: "name"),
-    ]
-    static let metadata: [String: PatchStrategy] = ["finalizers": .merge(key: nil), "ownerReferences": .merge(key: "uid")]
-
-    static func strategy(kind: String, path: [String]) -> PatchStrategy? {
-        guard let field = path.last else { return nil }
-        if path.count == 2, path[0] == "metadata" { return metadata[field] }
-        if path.count == 4, path[0] == "spec", path[1] == "template", path[2] == "metadata" { return metadata[field] }
-        var rel: [String]?
-        if kind == "Pod", path.first == "spec" { rel = Array(path.dropFirst()) }
-        if kind == "Deployment" || kind == "ReplicaSet", path.count > 3, path[0] == "spec", path[1] == "template", path[2] == "spec" {
-            rel = Array(path.dropFirst(3))
-        }
-        if let rel {
-            if rel.count == 1 { return podSpec[field] }
-            if rel.count == 2, ["containers", "initContainers", "ephemeralContainers"].contains(rel[0]) { return container[field] }
-            return nil
-        }
-        switch (kind, path) {
-        case (_, ["status", "conditions"]): return .merge(key: "type")
-        case ("Pod", ["status", "podIPs"]), ("Pod", ["status", "hostIPs"]): return .merge(key: "ip")
-        case ("Pod", ["status", "resourceClaimStatuses"]): return .merge(key: "name")
-        case ("Deployment", ["spec", "strategy"]): return .retainKeys
-        case ("Service", ["spec", "ports"]): return .merge(key: "port")
-        case ("Node", ["spec", "podCIDRs"]): return .merge(key: nil)
-        case ("Node", ["status", "addresses"]): return .merge(key: "type")
-        default: return nil
-        }
-    }
-}
-
 extension JSON {
     /// Applies a strategic merge patch (upstream's semantics for the built-in kinds: keyed list
     /// merges, `$patch`, `$retainKeys`, `$deleteFromPrimitiveList/…`, `$setElementOrder/…`).
-    func strategicPatched(with patch: JSON, kind: String) throws(PatchError) -> JSON {
-        try Self.smp(self, patch, kind: kind, path: [])
+    /// `definition` names the schema of this object (`core.Pod`); nil merges without list
+    /// metadata (every list replaced), as upstream does for unknown types.
+    func strategicPatched(with patch: JSON, definition: String?, schema: OpenAPISchema = .shared) throws(PatchError) -> JSON {
+        try Self.smp(self, patch, def: definition, schema: schema)
     }
 
-    private static func smp(_ original: JSON, _ patch: JSON, kind: String, path: [String]) throws(PatchError) -> JSON {
+    private static func smp(_ original: JSON, _ patch: JSON, def: String?, schema: OpenAPISchema) throws(PatchError) -> JSON {
         guard case .object(let p) = patch else { return patch }
         if let d = p["$patch"]?.string {
             if d == "replace" { var o = p; o["$patch"] = nil; return .object(o) }
@@ -86,22 +46,35 @@ extension JSON {
                 continue
             }
             if v.isNull { base[k] = nil; continue }
-            let childPath = path + [k]
+            let fieldType = schema.fieldType(definition: def, field: k)
+            let childDef = schema.elementDefinition(fieldType)
             switch v {
             case .object:
                 let cur = base[k] ?? .null
-                let merged = try smp(cur.object != nil ? cur : .object(JSONObject()), v, kind: kind, path: childPath)
+                var merged: JSON
+                if case .map(let valueType)? = fieldType, case .ref = valueType {
+                    // A map of objects: each value merges under its own schema.
+                    merged = cur.object != nil ? cur : .object(JSONObject())
+                    for (mk, mv) in v.object ?? JSONObject() {
+                        if mv.isNull { merged[mk] = nil; continue }
+                        merged[mk] = try smp(merged[mk] ?? .object(JSONObject()), mv, def: childDef, schema: schema)
+                    }
+                } else if case .object = fieldType ?? .object, def != nil, fieldType != nil {
+                    merged = v  // free-form object fields are atomic
+                } else {
+                    merged = try smp(cur.object != nil ? cur : .object(JSONObject()), v, def: childDef, schema: schema)
+                }
                 base[k] = merged.isNull && v["$patch"]?.string == "delete" ? nil : merged
             case .array(let items):
-                base[k] = .array(try mergeList(base[k]?.array ?? [], items, strategy: PatchMeta.strategy(kind: kind, path: childPath),
-                                               kind: kind, path: childPath))
+                base[k] = .array(try mergeList(base[k]?.array ?? [], items, strategy: schema.patchStrategy(definition: def, field: k),
+                                               def: childDef, schema: schema))
             default:
                 base[k] = v
             }
         }
         for (field, order) in orders {
             guard case .array(let cur)? = base[field] else { continue }
-            base[field] = .array(reorder(cur, by: order, key: PatchMeta.strategy(kind: kind, path: path + [field])))
+            base[field] = .array(reorder(cur, by: order, key: schema.patchStrategy(definition: def, field: field)))
         }
         if let retain {
             for k in base.keys where !retain.contains(k) { base[k] = nil }
@@ -117,7 +90,7 @@ extension JSON {
         }
     }
 
-    private static func mergeList(_ original: [JSON], _ patch: [JSON], strategy: PatchStrategy?, kind: String, path: [String]) throws(PatchError) -> [JSON] {
+    private static func mergeList(_ original: [JSON], _ patch: [JSON], strategy: PatchStrategy?, def: String?, schema: OpenAPISchema) throws(PatchError) -> [JSON] {
         let (merge, key) = mergeKey(strategy)
         if patch.contains(where: { $0["$patch"]?.string == "replace" }) {
             return patch.filter { $0["$patch"]?.string != "replace" }
@@ -140,9 +113,9 @@ extension JSON {
                 continue
             }
             if let idx {
-                out[idx] = try smp(out[idx], item, kind: kind, path: path)
+                out[idx] = try smp(out[idx], item, def: def, schema: schema)
             } else {
-                out.append(try smp(.object(JSONObject()), item, kind: kind, path: path))
+                out.append(try smp(.object(JSONObject()), item, def: def, schema: schema))
             }
         }
         return out

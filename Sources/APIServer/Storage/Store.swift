@@ -173,7 +173,7 @@ public final class Store: Sendable {
                 }
                 rvCounter.store(rv, ordering: .releasing)
                 let type: WatchEventType = current == nil ? .added : .modified
-                hub.publish(StoreEvent(type: type, key: key, rv: rv, data: data, prevData: currentBytes))
+                hub.publish(StoreEvent(type: type, key: key, rv: rv, data: data, prevData: currentBytes, value: obj, prevValue: current))
                 return StoreWriteResult(object: obj, type: type, rv: rv)
             case .delete:
                 guard var last = current else { return StoreWriteResult(object: nil, type: nil, rv: rv - 1) }
@@ -193,7 +193,7 @@ public final class Store: Sendable {
                 }
                 rvCounter.store(rv, ordering: .releasing)
                 last.setMeta("resourceVersion", .string(String(rv)))
-                hub.publish(StoreEvent(type: .deleted, key: key, rv: rv, data: last.serialized(), prevData: nil))
+                hub.publish(StoreEvent(type: .deleted, key: key, rv: rv, data: last.serialized(), prevData: nil, value: last))
                 return StoreWriteResult(object: last, type: .deleted, rv: rv)
             }
         }

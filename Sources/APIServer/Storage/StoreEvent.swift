@@ -32,9 +32,28 @@ public struct StoreEvent: Sendable {
     /// The object before this change (for modifications), so that selector watches can turn a
     /// change that leaves their selection into DELETED, as upstream's watch cache does.
     public let prevData: [UInt8]?
+    /// The decoded object and its previous state, present only on live events (the store had
+    /// them decoded already) so that selector watchers need not parse; history copies drop them
+    /// to keep the window's memory proportional to the bytes.
+    let value: JSON?
+    let prevValue: JSON?
+
+    init(type: WatchEventType, key: ObjectKey, rv: Int64, data: [UInt8], prevData: [UInt8]?,
+         value: JSON? = nil, prevValue: JSON? = nil)
+    {
+        self.type = type
+        self.key = key
+        self.rv = rv
+        self.data = data
+        self.prevData = prevData
+        self.value = value
+        self.prevValue = prevValue
+    }
 
     var byteCost: Int { data.count + (prevData?.count ?? 0) + 128 }
 
-    public func object() -> JSON { (try? JSON.parse(data)) ?? .null }
-    public func previous() -> JSON? { prevData.flatMap { try? JSON.parse($0) } }
+    var forHistory: StoreEvent { StoreEvent(type: type, key: key, rv: rv, data: data, prevData: prevData) }
+
+    public func object() -> JSON { value ?? (try? JSON.parse(data)) ?? .null }
+    public func previous() -> JSON? { prevValue ?? prevData.flatMap { try? JSON.parse($0) } }
 }

@@ -30,6 +30,8 @@ public final class WatchHub: Sendable {
         var floor: Int64
         var subscribers: [Int: Subscriber] = [:]
         var nextID = 1
+        /// The newest published resourceVersion.
+        var latest: Int64
     }
 
     private let state: Mutex<State>
@@ -40,7 +42,7 @@ public final class WatchHub: Sendable {
     let bufferLimit: Int
 
     public init(startRV: Int64, maxEvents: Int = 10_000, maxBytes: Int = 8 << 20, bufferLimit: Int = 4096) {
-        state = Mutex(State(floor: startRV))
+        state = Mutex(State(floor: startRV, latest: startRV))
         self.maxEvents = maxEvents
         self.maxBytes = maxBytes
         self.bufferLimit = bufferLimit
@@ -50,7 +52,8 @@ public final class WatchHub: Sendable {
     func publish(_ e: StoreEvent) {
         let dropped: [AsyncStream<StoreEvent>.Continuation] = state.withLock { s in
             var dropped: [AsyncStream<StoreEvent>.Continuation] = []
-            s.history.append(e)
+            s.latest = e.rv
+            s.history.append(e.forHistory)
             s.bytes += e.byteCost
             while s.history.count > maxEvents || (s.bytes > maxBytes && s.history.count > 1) {
                 let old = s.history.removeFirst()
@@ -89,6 +92,21 @@ public final class WatchHub: Sendable {
             return sub
         case .failure(let e): throw e
         }
+    }
+
+    /// Sends every watcher a BOOKMARK at the newest resourceVersion. It travels in the same
+    /// ordered stream as the changes, so a watcher never reports a version past an event it has
+    /// not delivered yet.
+    public func bookmark() {
+        let dropped: [AsyncStream<StoreEvent>.Continuation] = state.withLock { s in
+            let e = StoreEvent(type: .bookmark, key: ObjectKey("", "", ""), rv: s.latest, data: [], prevData: nil)
+            var dropped: [AsyncStream<StoreEvent>.Continuation] = []
+            for (_, sub) in s.subscribers {
+                if case .dropped = sub.continuation.yield(e) { dropped.append(sub.continuation) }
+            }
+            return dropped
+        }
+        for c in dropped { c.finish() }
     }
 
     func unsubscribe(_ id: Int) {
