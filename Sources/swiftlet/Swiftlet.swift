@@ -6,5 +6,5 @@ struct Swiftlet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftlet",
         abstract: "A Kubernetes node agent on raw Linux primitives.",
-        subcommands: [])
+        subcommands: [APIServerCommand.self])
 }

@@ -26,8 +26,9 @@ final class HTTPServer: Sendable {
 
     typealias Conn = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
-    /// Binds and serves until cancelled; `onBound` reports the bound port (useful with port 0).
-    func run(handler: @escaping Handler, onBound: @Sendable (Int) -> Void) async throws {
+    /// Binds and serves until cancelled; `makeHandler` gets the bound port (useful with port
+    /// 0) and returns the request handler.
+    func run(makeHandler: @Sendable (Int) -> Handler) async throws {
         let tls = self.tls
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -42,7 +43,7 @@ final class HTTPServer: Sendable {
                     return try Conn(wrappingChannelSynchronously: channel)
                 }
             }
-        onBound(server.channel.localAddress?.port ?? port)
+        let handler = makeHandler(server.channel.localAddress?.port ?? port)
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { inbound in
                 for try await conn in inbound {

@@ -3,7 +3,7 @@
 /// The API server stores and serves Kubernetes JSON without a typed model for every kind, so
 /// unknown fields survive round trips; keeping key order makes served objects read like the
 /// ones clients sent (metadata first, then spec, then status).
-public enum JSON: Sendable, Equatable {
+public enum JSON: Sendable, Equatable, Hashable {
     case null
     case bool(Bool)
     case int(Int64)
@@ -23,6 +23,28 @@ public enum JSON: Sendable, Equatable {
         case (.array(let a), .array(let b)): return a == b
         case (.object(let a), .object(let b)): return a == b
         default: return false
+        }
+    }
+
+    /// Consistent with `==`: numbers hash by value, objects independently of key order.
+    public func hash(into h: inout Hasher) {
+        switch self {
+        case .null: h.combine(0)
+        case .bool(let b): h.combine(b)
+        case .int(let i): h.combine(Double(i))
+        case .double(let d): h.combine(d)
+        case .string(let s): h.combine(s)
+        case .array(let a): h.combine(a)
+        case .object(let o):
+            var acc = 0
+            for (k, v) in o {
+                var e = Hasher()
+                e.combine(k)
+                e.combine(v)
+                acc ^= e.finalize()
+            }
+            h.combine(o.count)
+            h.combine(acc)
         }
     }
 
@@ -92,7 +114,7 @@ extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Express
 
 /// An insertion-ordered JSON object. Kubernetes objects are small (tens of keys per level), so
 /// a linear scan beats hashing and keeps memory low.
-public struct JSONObject: Sendable, Equatable, Sequence {
+public struct JSONObject: Sendable, Equatable, Hashable, Sequence {
     public private(set) var keys: [String] = []
     public private(set) var values: [JSON] = []
 
@@ -138,6 +160,8 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     }
 
     public func makeIterator() -> Zip2Sequence<[String], [JSON]>.Iterator { zip(keys, values).makeIterator() }
+
+    public func hash(into h: inout Hasher) { h.combine(JSON.object(self)) }
 
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.count == rhs.count else { return false }

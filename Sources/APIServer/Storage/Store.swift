@@ -245,6 +245,18 @@ public final class Store: Sendable {
         }
     }
 
+    /// The object with this uid, wherever it is stored.
+    public func get(uid: String) throws -> (ObjectKey, JSON)? {
+        let row: (ObjectKey, [UInt8])? = try db.withLock { c in
+            let st = try c.statement("SELECT resource, namespace, name, data FROM objects WHERE uid=?1 LIMIT 1")
+            try st.bind(1, uid)
+            guard try st.step() else { return nil }
+            return (ObjectKey(st.text(0), st.text(1), st.text(2)), st.blob(3))
+        }
+        guard let row else { return nil }
+        return (row.0, try JSON.parse(row.1))
+    }
+
     public func exists(uid: String) throws -> Bool {
         try db.withLock { c in
             let st = try c.statement("SELECT 1 FROM objects WHERE uid=?1 LIMIT 1")

@@ -60,7 +60,7 @@ public final class WatchHub: Sendable {
                 s.bytes -= old.byteCost
                 s.floor = old.rv
             }
-            for (_, sub) in s.subscribers where sub.resource == e.key.resource {
+            for (_, sub) in s.subscribers where sub.resource == e.key.resource || sub.resource == WatchHub.allResources {
                 if let ns = sub.namespace, ns != e.key.namespace { continue }
                 if case .dropped = sub.continuation.yield(e) { dropped.append(sub.continuation) }
             }
@@ -70,6 +70,9 @@ public final class WatchHub: Sendable {
         for c in dropped { c.finish() }
     }
 
+    /// Subscribes to every resource (the garbage collector's view).
+    public static let allResources = "*"
+
     /// Subscribes to changes of one resource (optionally one namespace) after `fromRV`.
     func subscribe(resource: String, namespace: String?, fromRV: Int64) throws(TooOld) -> Subscription {
         let (stream, cont) = AsyncStream<StoreEvent>.makeStream(bufferingPolicy: .bufferingOldest(bufferLimit))
@@ -77,7 +80,7 @@ public final class WatchHub: Sendable {
             if fromRV < s.floor { return .failure(TooOld(requested: fromRV, oldest: s.floor + 1)) }
             var replay: [StoreEvent] = []
             // Binary search would do; windows are short and resumes rare.
-            for e in s.history where e.rv > fromRV && e.key.resource == resource {
+            for e in s.history where e.rv > fromRV && (e.key.resource == resource || resource == WatchHub.allResources) {
                 if let namespace, namespace != e.key.namespace { continue }
                 replay.append(e)
             }

@@ -18,13 +18,30 @@ public struct CertificateAuthority: Sendable {
 
     public var certificatePEM: String { (try? certificate.serializeAsPEM().pemString) ?? "" }
 
+    /// Loads `ca.crt`/`ca.key` from `dir`; fails naming the file when one is missing or bad.
+    public static func load(in dir: String) throws -> CertificateAuthority {
+        let crt = dir + "/ca.crt", keyPath = dir + "/ca.key"
+        let certText: String, keyText: String
+        do {
+            certText = try String(contentsOfFile: crt, encoding: .utf8)
+            keyText = try String(contentsOfFile: keyPath, encoding: .utf8)
+        } catch {
+            throw APIServerError.setup("cannot read the CA in \(dir) (ca.crt, ca.key): \(error.localizedDescription); start the API server once with this --data-dir first")
+        }
+        do {
+            let cert = try Certificate(pemEncoded: certText)
+            let key = try P256.Signing.PrivateKey(pemRepresentation: keyText)
+            return CertificateAuthority(certificate: cert, key: key)
+        } catch {
+            throw APIServerError.setup("\(crt) or \(keyPath) is not a PEM ECDSA P-256 certificate and key: \(error)")
+        }
+    }
+
     /// Loads `ca.crt`/`ca.key` from `dir`, creating them on first start.
     public static func loadOrCreate(in dir: String) throws -> CertificateAuthority {
         let crt = dir + "/ca.crt", keyPath = dir + "/ca.key"
         if FileManager.default.fileExists(atPath: crt), FileManager.default.fileExists(atPath: keyPath) {
-            let cert = try Certificate(pemEncoded: String(contentsOfFile: crt, encoding: .utf8))
-            let key = try P256.Signing.PrivateKey(pemRepresentation: String(contentsOfFile: keyPath, encoding: .utf8))
-            return CertificateAuthority(certificate: cert, key: key)
+            return try load(in: dir)
         }
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName { CommonName("swiftlet-ca") }
