@@ -121,7 +121,7 @@ final class HTTPServer: Sendable {
                             switchToRaw: { head101, makeHandler in
                                 try await channel.eventLoop.flatSubmit {
                                     let sync = channel.pipeline.syncOperations
-                                    channel.writeAndFlush(HTTPServerResponsePart.head(head101), promise: nil)
+                                    if let head101 { channel.writeAndFlush(HTTPServerResponsePart.head(head101), promise: nil) }
                                     do {
                                         // Raw handler goes after the decoder so bytes the decoder already
                                         // buffered are forwarded to it when the decoder is removed.

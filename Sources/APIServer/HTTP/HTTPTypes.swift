@@ -87,7 +87,8 @@ public struct ConnectionTakeover: Sendable {
     public let channel: Channel
     /// Sends an ordinary HTTP response (when the upstream refused the upgrade).
     public let respond: @Sendable (HTTPResponse) async throws -> Void
-    /// Writes `head` (a 101), installs the handler `makeHandler` builds (on the event loop) and
-    /// removes the HTTP codec: from then on the channel carries raw bytes to that handler.
-    public let switchToRaw: @Sendable (HTTPResponseHead, @escaping @Sendable () -> any ChannelHandler) async throws -> Void
+    /// Writes `head` (when given), installs the handler `makeHandler` builds (on the event loop)
+    /// and removes the HTTP codec: from then on the channel carries raw bytes both ways, and the
+    /// caller writes raw bytes (a relayed response head included) with `channel.writeAndFlush`.
+    public let switchToRaw: @Sendable (HTTPResponseHead?, @escaping @Sendable () -> any ChannelHandler) async throws -> Void
 }
