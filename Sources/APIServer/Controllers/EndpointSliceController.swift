@@ -37,7 +37,11 @@ struct EndpointSliceController: Controller {
         let terminating: Bool
     }
 
-    func sync(_ key: String) async throws {
+    func sync(_ key: String) async throws { try reconcile(key) }
+
+    /// Synchronous on purpose: the work does no awaiting, and keeping it out of an async
+    /// function avoids a release-mode compiler crash in coroutine splitting.
+    func reconcile(_ key: String) throws {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return }
         let (ns, name) = (parts[0], parts[1])

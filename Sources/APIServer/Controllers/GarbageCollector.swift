@@ -35,7 +35,11 @@ struct GarbageCollector: Controller {
         return out
     }
 
-    func sync(_ key: String) async throws {
+    func sync(_ key: String) async throws { try reconcile(key) }
+
+    /// Synchronous on purpose: the work does no awaiting, and keeping it out of an async
+    /// function avoids a release-mode compiler crash in coroutine splitting.
+    func reconcile(_ key: String) throws {
         if key.hasPrefix("gone:") { try collectDependents(of: String(key.dropFirst(5))) }
         if key.hasPrefix("owner:") { try processDeletingOwner(String(key.dropFirst(6))) }
     }

@@ -21,7 +21,11 @@ struct NamespaceController: Controller {
         try registry.list(ResourceRegistry.namespaces, namespace: nil).map(\.name)
     }
 
-    func sync(_ key: String) async throws {
+    func sync(_ key: String) async throws { try reconcile(key) }
+
+    /// Synchronous on purpose: the work does no awaiting, and keeping it out of an async
+    /// function avoids a release-mode compiler crash in coroutine splitting.
+    func reconcile(_ key: String) throws {
         let contentOnly = key.hasPrefix("content:")
         let name = contentOnly ? String(key.dropFirst("content:".count)) : key
         guard let ns = try registry.getIfPresent(ResourceRegistry.namespaces, namespace: "", name: name) else { return }

@@ -81,16 +81,19 @@ final class NodeLifecycleController: Controller {
         return updated
     }
 
-    private func pods(on node: String) throws -> [JSON] {
+    /// Pods bound to `node`, visited page by page (a node may hold many).
+    private func forEachPod(on node: String, _ body: (JSON) throws -> Void) throws {
         let needle = Array("\"nodeName\":\(JSON.string(node).text)".utf8)
-        return try registry.list(ResourceRegistry.pods, namespace: nil, prefilter: { $0.contains(subsequence: needle) })
-            .filter { $0["spec"]?["nodeName"]?.string == node }
+        try registry.store.scan(resource: "pods", namespace: nil) { bytes in
+            guard bytes.contains(subsequence: needle), let p = try? JSON.parse(bytes), p["spec"]?["nodeName"]?.string == node else { return }
+            try body(p)
+        }
     }
 
     private func markPodsNotReady(_ node: String, stamp: String) throws {
-        for pod in try pods(on: node) {
+        try forEachPod(on: node) { pod in
             let conds = pod["status"]?["conditions"]?.array ?? []
-            guard conds.contains(where: { $0["type"]?.string == "Ready" && $0["status"]?.string == "True" }) else { continue }
+            guard conds.contains(where: { $0["type"]?.string == "Ready" && $0["status"]?.string == "True" }) else { return }
             _ = try? registry.modify(ResourceRegistry.pods, namespace: pod.namespace, name: pod.name, subresource: "status") { p in
                 var cs = p["status"]?["conditions"]?.array ?? []
                 for i in cs.indices where cs[i]["type"]?.string == "Ready" {
@@ -134,7 +137,8 @@ final class NodeLifecycleController: Controller {
     private func evict(_ node: JSON, now: Date) throws {
         let taints = (node["spec"]?["taints"]?.array ?? []).filter { $0["effect"]?.string == "NoExecute" }
         guard !taints.isEmpty else { return }
-        for pod in try pods(on: node.name) where pod.deletionTimestamp == nil {
+        try forEachPod(on: node.name) { pod in
+            guard pod.deletionTimestamp == nil else { return }
             let tolerations = pod["spec"]?["tolerations"]?.array ?? []
             var due = false
             for taint in taints {
@@ -146,7 +150,7 @@ final class NodeLifecycleController: Controller {
                 let added = Timestamp.parse(taint["timeAdded"]?.string ?? "") ?? now
                 if let limit = limits.min(), now.timeIntervalSince(added) >= Double(max(limit, 0)) { due = true; break }
             }
-            guard due else { continue }
+            guard due else { return }
             events.record(pod, reason: "TaintManagerEviction", message: "Marking for deletion Pod \(pod.namespace)/\(pod.name)",
                           component: "taint-eviction-controller")
             _ = try? registry.delete(ResourceRegistry.pods, namespace: pod.namespace, name: pod.name, context: .controllers)
@@ -157,10 +161,11 @@ final class NodeLifecycleController: Controller {
     private func collectOrphans(_ nodes: Set<String>, now: Date) throws {
         let quarantine = Self.seconds(settings.terminatedPodGracePeriod)
         let needle = Array("\"nodeName\":".utf8)
-        let bound = try registry.list(ResourceRegistry.pods, namespace: nil, prefilter: { $0.contains(subsequence: needle) })
         var seen = Set<String>()
-        for pod in bound {
-            guard let n = pod["spec"]?["nodeName"]?.string, !n.isEmpty, !nodes.contains(n) else { continue }
+        var due: [(String, String)] = []
+        try registry.store.scan(resource: "pods", namespace: nil) { bytes in
+            guard bytes.contains(subsequence: needle), let pod = try? JSON.parse(bytes),
+                  let n = pod["spec"]?["nodeName"]?.string, !n.isEmpty, !nodes.contains(n) else { return }
             let key = "\(pod.namespace)/\(pod.name)/\(pod.uid)"
             seen.insert(key)
             let first = orphans.withLock { m in
@@ -168,11 +173,12 @@ final class NodeLifecycleController: Controller {
                 m[key] = now
                 return now
             }
-            if now.timeIntervalSince(first) >= quarantine {
-                logger.info("pod-gc: deleting \(pod.namespace)/\(pod.name), node \(n) does not exist")
-                _ = try? registry.delete(ResourceRegistry.pods, namespace: pod.namespace, name: pod.name,
-                                         options: DeleteOptions(gracePeriodSeconds: 0), context: .controllers)
-            }
+            if now.timeIntervalSince(first) >= quarantine { due.append((pod.namespace, pod.name)) }
+        }
+        for (ns, name) in due {
+            logger.info("pod-gc: deleting \(ns)/\(name), its node does not exist")
+            _ = try? registry.delete(ResourceRegistry.pods, namespace: ns, name: name,
+                                     options: DeleteOptions(gracePeriodSeconds: 0), context: .controllers)
         }
         orphans.withLock { m in m = m.filter { seen.contains($0.key) } }
     }

@@ -103,13 +103,16 @@ final class Scheduler: Controller {
     }
 
     func resyncKeys() async throws -> [String] {
-        let needle = Array("\"nodeName\":".utf8)
         let built = state.withLock { $0.built }
-        let pods = try registry.list(ResourceRegistry.pods, namespace: nil, prefilter: built ? { !$0.contains(subsequence: needle) } : nil)
         var pending: [String] = []
         var usage: [String: Usage] = [:]
         let rv = registry.store.currentRV
-        for p in pods {
+        let needle = Array("\"nodeName\":".utf8)
+        // Pages, not one list: a full decode of every pod would hold them all in memory.
+        try registry.store.scan(resource: "pods", namespace: nil) { bytes in
+            let bound = bytes.contains(subsequence: needle)
+            if built && bound { return }
+            guard let p = try? JSON.parse(bytes) else { return }
             if Self.isPending(p) { pending.append(Self.podKey(p)) }
             if !built, Self.holdsResources(p) {
                 let r = Self.requests(p)
@@ -132,7 +135,11 @@ final class Scheduler: Controller {
         let score: Double
     }
 
-    func sync(_ key: String) async throws {
+    func sync(_ key: String) async throws { try reconcile(key) }
+
+    /// Synchronous on purpose: the work does no awaiting, and keeping it out of an async
+    /// function avoids a release-mode compiler crash in coroutine splitting.
+    func reconcile(_ key: String) throws {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return }
         guard let pod = try registry.getIfPresent(ResourceRegistry.pods, namespace: parts[0], name: parts[1]), Self.isPending(pod) else {

@@ -21,8 +21,8 @@ public final class APIServer: Service, Sendable {
         self.logger = logger
         do {
             cidr = try ServiceAllocator.CIDR(parsing: configuration.serviceClusterIPRange)
-        } catch let e as APIError {
-            throw APIServerError.setup(e.message)
+        } catch {
+            throw APIServerError.setup(error.message)
         }
         guard (0...65535).contains(configuration.securePort) else {
             throw APIServerError.setup("--secure-port \(configuration.securePort): must be between 0 and 65535")

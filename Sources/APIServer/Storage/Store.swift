@@ -120,6 +120,17 @@ public final class Store: Sendable {
         return page
     }
 
+    /// Visits every stored object of a resource in pages, without keeping them and without
+    /// holding the write lock while `body` runs: for controller scans over many objects.
+    public func scan(resource: String, namespace: String?, pageSize: Int = 500, _ body: ([UInt8]) throws -> Void) throws {
+        var after: (String, String)?
+        repeat {
+            let page = try list(resource: resource, namespace: namespace, after: after, limit: pageSize)
+            for item in page.items { try body(item) }
+            after = page.nextAfter.map { ($0.namespace, $0.name) }
+        } while after != nil
+    }
+
     /// Lists and subscribes atomically: no change is missed or seen twice between the two.
     public func listAndSubscribe(resource: String, namespace: String?) throws -> (ListPage, WatchHub.Subscription) {
         try db.withLock { c in
