@@ -44,7 +44,7 @@ import Testing
         """#)
 
     @Test func mergePatchFollowsRFC7386() {
-        let out = pod.mergePatched(with: .obj(["metadata": .obj(["labels": .obj(["a": nil, "c": "3"])])]))
+        let out = pod.mergePatched(with: .lit(#"{"metadata":{"labels":{"a":null,"c":"3"}}}"#))
         #expect(out["metadata"]?["labels"] == .obj(["b": "2", "c": "3"]))
         // Lists are replaced wholesale.
         let out2 = pod.mergePatched(with: .obj(["spec": .obj(["containers": [.obj(["name": "z", "image": "z"])]])]))

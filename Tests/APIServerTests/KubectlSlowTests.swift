@@ -68,12 +68,12 @@ struct KubectlSlowTests {
             #expect(applied.stdout.contains("service/web created"))
 
             // No node yet: three pods stay Pending with the scheduler's event.
-            #expect(await eventually { (try await k.json("get", "pods", "-l", "app=web")["items"]?.array?.count ?? 0) == 3 })
+            #expect(try await eventually { (try await k.json("get", "pods", "-l", "app=web")["items"]?.array?.count ?? 0) == 3 })
             let table = try await k("get", "pods", "-l", "app=web")
             #expect(table.stdout.hasPrefix("NAME"))
             #expect(table.stdout.contains("READY   STATUS    RESTARTS   AGE"))
             #expect(table.stdout.components(separatedBy: "Pending").count - 1 == 3)
-            #expect(await eventually {
+            #expect(try await eventually {
                 let ev = try await k.json("get", "events", "--field-selector", "reason=FailedScheduling")
                 return (ev["items"]?.array ?? []).contains { $0["message"]?.string == "no nodes available to schedule pods" }
             })
@@ -85,7 +85,7 @@ struct KubectlSlowTests {
 
             // A Ready node appears: every pod is bound to it.
             #expect(try await k("create", "-f", "-", stdin: nodeManifest("node-a")).ok)
-            #expect(await eventually {
+            #expect(try await eventually {
                 let pods = try await k.json("get", "pods", "-l", "app=web")["items"]?.array ?? []
                 return pods.count == 3 && pods.allSatisfy { $0["spec"]?["nodeName"]?.string == "node-a" }
             })
@@ -94,7 +94,7 @@ struct KubectlSlowTests {
             #expect(rollout.ok, "\(rollout.stdout) \(rollout.stderr)")
             #expect(rollout.stdout.contains("successfully rolled out"))
             // The EndpointSlice controller publishes the ready pods on the named target port.
-            #expect(await eventually {
+            #expect(try await eventually {
                 let slices = try await k.json("get", "endpointslices", "-l", "kubernetes.io/service-name=web")["items"]?.array ?? []
                 let eps = slices.flatMap { $0["endpoints"]?.array ?? [] }
                 return eps.count == 3 && eps.allSatisfy { $0["conditions"]?["ready"]?.bool == true }
@@ -102,14 +102,14 @@ struct KubectlSlowTests {
             })
 
             #expect(try await k("scale", "deployment", "web", "--replicas=5").ok)
-            #expect(await eventually { (try await k.json("get", "pods", "-l", "app=web")["items"]?.array?.count ?? 0) == 5 })
+            #expect(try await eventually { (try await k.json("get", "pods", "-l", "app=web")["items"]?.array?.count ?? 0) == 5 })
 
             // A new template rolls out through a second ReplicaSet.
             let updated = appManifest.replacingOccurrences(of: "example.local/web:1", with: "example.local/web:2")
                 .replacingOccurrences(of: "replicas: 3", with: "replicas: 5")
             let reapplied = try await k("apply", "-f", "-", stdin: updated)
             #expect(reapplied.stdout.contains("deployment.apps/web configured"), "\(reapplied.stderr)")
-            let done = await eventually(60) {
+            let done = try await eventually(60) {
                 try await markPodsRunning(k, selector: "app=web")
                 let d = try await k.json("get", "deployment", "web")
                 let s = d["status"] ?? .null
@@ -135,9 +135,10 @@ struct KubectlSlowTests {
             #expect(explain.stdout.contains("imagePullPolicy"))
 
             #expect(try await k("delete", "deployment", "web").ok)
-            #expect(await eventually {
+            #expect(try await eventually {
                 let pods = try await k.json("get", "pods", "-l", "app=web")["items"]?.array ?? []
-                return pods.allSatisfy { $0.deletionTimestamp != nil } && (try await k.json("get", "rs")["items"]?.array?.isEmpty ?? false)
+                let rs = try await k.json("get", "rs")["items"]?.array ?? []
+                return pods.allSatisfy { $0.deletionTimestamp != nil } && rs.isEmpty
             })
         }
     }
