@@ -115,3 +115,19 @@ import Testing
         #expect(throws: APIError.self) { try FieldSelector(parsing: "spec.bogus=1").validate(kind: "Pod", apiVersion: "v1") }
     }
 }
+
+@Suite struct ProtobufTests {
+    /// A ConfigMap as client-go's typed client encodes it: magic, runtime.Unknown{typeMeta, raw}.
+    @Test func decodesTypedClientBodies() throws {
+        func field(_ n: Int, _ bytes: [UInt8]) -> [UInt8] { [UInt8(n << 3 | 2), UInt8(bytes.count)] + bytes }
+        func str(_ n: Int, _ s: String) -> [UInt8] { field(n, Array(s.utf8)) }
+        let meta = str(1, "cfg") + str(2, "") + str(3, "") + field(8, [])  // zero values Go writes anyway
+        let entry = str(1, "a") + str(2, "1")
+        let raw = field(1, meta) + field(2, entry) + field(2, str(1, "b") + str(2, ""))
+        let body = [0x6B, 0x38, 0x73, 0x00] + field(1, str(1, "v1") + str(2, "ConfigMap")) + field(2, raw)
+        let obj = try KubeProtobuf.shared.decodeBody(body)
+        #expect(obj == .lit(#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"cfg"},"data":{"a":"1","b":""}}"#))
+        #expect(throws: ProtobufError.self) { try KubeProtobuf.shared.decodeBody([0x6B, 0x38, 0x73, 0x00] + field(2, [0x0A, 0x7F])) }
+        #expect(throws: ProtobufError.self) { try KubeProtobuf.shared.decodeBody(Array("{}".utf8)) }
+    }
+}

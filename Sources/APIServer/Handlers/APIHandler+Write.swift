@@ -28,7 +28,8 @@ extension APIHandler {
     func deleteOptions(_ req: HTTPRequest) throws -> DeleteOptions {
         var opts = DeleteOptions()
         if !req.body.isEmpty {
-            opts = try DeleteOptions(json: try JSON.parse(req.body))
+            let isProtobuf = (req.headers.first(name: "Content-Type") ?? "").contains("protobuf")
+            opts = try DeleteOptions(json: isProtobuf ? try Self.protobufBody(req.body) : try JSON.parse(req.body))
         }
         if let g = req.param("gracePeriodSeconds"), let v = Int64(g) { opts.gracePeriodSeconds = v }
         if let p = req.param("propagationPolicy") { opts.propagationPolicy = p }

@@ -159,8 +159,16 @@ final class APIHandler: Sendable {
                 throw APIError.badRequest("the body of the request is not valid YAML: \(error)")
             }
         }
-        if type.contains("protobuf") { throw APIError.unsupportedMediaType(type) }
+        if type.contains("protobuf") { return try Self.protobufBody(req.body) }
         return try JSON.parse(req.body)
+    }
+
+    static func protobufBody(_ bytes: [UInt8]) throws -> JSON {
+        do {
+            return try KubeProtobuf.shared.decodeBody(bytes)
+        } catch {
+            throw APIError.badRequest("the body of the request could not be decoded as protobuf: \(error.message)")
+        }
     }
 
     func wantsTable(_ req: HTTPRequest) -> Bool {
