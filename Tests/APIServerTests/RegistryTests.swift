@@ -25,6 +25,14 @@ import Testing
         #expect(throws: WatchHub.TooOld.self) { try f.store.subscribe(resource: "configmaps", namespace: nil, fromRV: start) }
     }
 
+    @Test func seedingAgainAfterARestartIsHarmless() throws {
+        let f = try RegistryFixture()
+        let again = ServiceAllocator(range: f.allocator.range)
+        again.load(services: try f.registry.list(ResourceRegistry.services, namespace: nil))
+        try Seed.ensure(f.registry, allocator: again, securePort: 6443, endpointAddress: nil)
+        #expect(try f.registry.get(ResourceRegistry.services, namespace: "default", name: "kubernetes")["spec"]?["clusterIP"]?.string == "10.96.0.1")
+    }
+
     @Test func dataSurvivesReopening() throws {
         let dir = try TempDir()
         let path = dir.path + "/db"

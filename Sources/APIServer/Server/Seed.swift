@@ -38,6 +38,9 @@ enum Seed {
     }
 
     static func createIfMissing(_ registry: Registry, _ r: ResourceType, _ ns: String, _ obj: JSON, _ ctx: RequestContext) throws {
+        // Checked first: admission (the Service IP allocator) would otherwise refuse before
+        // storage could say AlreadyExists.
+        if try registry.getIfPresent(r, namespace: ns, name: obj.name) != nil { return }
         do {
             _ = try registry.create(r, namespace: ns, object: obj, context: ctx)
         } catch let e as APIError where e.reason == "AlreadyExists" {
