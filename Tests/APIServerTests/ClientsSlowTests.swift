@@ -138,7 +138,7 @@ struct ClientsSlowTests {
 
         let restartedAt = Date()
         let second = try start()
-        defer { if second.isRunning { kill(second.processIdentifier, SIGTERM); second.waitUntilExit() } }
+        defer { if second.isRunning { kill(second.processIdentifier, SIGKILL); second.waitUntilExit() } }
         guard let ep2 = await endpoint(after: restartedAt) else {
             Issue.record("server did not restart")
             return

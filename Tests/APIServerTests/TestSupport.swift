@@ -82,7 +82,7 @@ struct Command {
         }
         let deadline = Date().addingTimeInterval(timeout)
         while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { p.terminate() }
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }  // SIGTERM may be ignored (inherited)
         p.waitUntilExit()
         for r in readers { r.waitFinished() }
         return Result(status: p.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
