@@ -101,7 +101,8 @@ struct KubeletProxySlowTests {
             kubelet.arguments = ["python3", dir + "/kubelet.py", dir + "/kubelet.crt", dir + "/kubelet.key", dir + "/pki/ca.crt",
                                  dir + "/kubelet.port", dir + "/kubelet.log"]
             try kubelet.run()
-            defer { kubelet.terminate(); kubelet.waitUntilExit() }
+            // SIGKILL: the test runner may hand children an ignored SIGTERM.
+            defer { kill(kubelet.processIdentifier, SIGKILL); kubelet.waitUntilExit() }
             #expect(await eventually(10) { FileManager.default.fileExists(atPath: dir + "/kubelet.port") })
             let port = try String(contentsOfFile: dir + "/kubelet.port", encoding: .utf8)
 
