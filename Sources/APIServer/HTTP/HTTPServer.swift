@@ -93,7 +93,7 @@ final class HTTPServer: Sendable {
                         headers.replaceOrAdd(name: "Connection", value: "close")
                         headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
                         try await outbound.write(.head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
-                        let writer = ResponseBodyWriter { buf in try await outbound.write(.body(.byteBuffer(buf))) }
+                        let writer = ResponseBodyWriter(write: { buf in try await outbound.write(.body(.byteBuffer(buf))) }, channel: channel)
                         await withTaskGroup(of: Void.self) { g in
                             g.addTask {
                                 defer { channel.close(promise: nil) }

@@ -60,6 +60,13 @@ public struct HTTPRequest: Sendable {
 /// Writes the body of a streaming response (watch, follow logs).
 public struct ResponseBodyWriter: Sendable {
     let write: @Sendable (ByteBuffer) async throws -> Void
+    /// The connection, for writers that must not wait: `writeNow` queues a body chunk on the
+    /// channel from any thread (watch fan-out), `channel.closeFuture` tells when the client left.
+    public let channel: Channel
+
+    public func writeNow(_ bytes: [UInt8]) {
+        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: bytes))), promise: nil)
+    }
 
     public func write(_ bytes: [UInt8]) async throws { try await write(ByteBuffer(bytes: bytes)) }
     public func write(_ buffer: ByteBuffer) async throws { try await write(buffer) }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// How one watcher turns store events into what it sends: selector filtering with
 /// enter/leave translated to ADDED/DELETED (as upstream's watch cache does), bookmarks,
@@ -39,7 +40,7 @@ struct WatchFilter: Sendable {
         }
     }
 
-    func frame(_ type: WatchEventType, data: [UInt8], object: JSON?, first: inout Bool) -> [UInt8] {
+    func frame(_ type: WatchEventType, data: [UInt8], object: JSON?, first: Bool) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(data.count + 40)
         out.append(contentsOf: Array("{\"type\":\"\(type.rawValue)\",\"object\":".utf8))
@@ -48,7 +49,6 @@ struct WatchFilter: Sendable {
             let row = Tables.row(resource, obj, includeObject: includeObject, now: Date())
             Tables.table(resource, rows: [row], resourceVersion: obj.resourceVersion, continueToken: nil, withColumns: first)
                 .write(into: &out)
-            first = false
         } else if let object, data.isEmpty {
             object.write(into: &out)
         } else {
@@ -68,7 +68,21 @@ struct WatchFilter: Sendable {
     }
 }
 
+/// Per-watch state the sink touches from whichever thread publishes.
+final class WatchProgress: Sendable {
+    let first = Atomic<Bool>(true)
+    /// Events offered while the connection was not writable, in a row.
+    let backlog = Atomic<Int>(0)
+
+    /// True exactly once: the first Table event carries the column definitions.
+    func takeFirst() -> Bool { first.exchange(false, ordering: .relaxed) }
+}
+
 extension APIHandler {
+    /// Events a watcher may be offered while its socket stays full before it is cut off
+    /// (the client re-watches from its last resourceVersion).
+    static let maxBacklog = 2048
+
     func watch(_ r: ResourceType, _ ns: String, _ name: String, _ req: HTTPRequest) throws -> HTTPResponse {
         let (labels, fields) = try selectors(r, req)
         let filter = WatchFilter(
@@ -82,10 +96,10 @@ extension APIHandler {
         if let t = req.param("timeoutSeconds"), let v = Int(t), v > 0 { timeout = v }
 
         var initial: [[UInt8]] = []
-        let sub: WatchHub.Subscription
+        let sub: WatchHub.DirectSubscription
         var initialRV: Int64 = 0
         if rvParam.isEmpty || rvParam == "0" || sendInitial {
-            let (page, s) = try registry.store.listAndSubscribe(resource: r.storageKey, namespace: namespace)
+            let (page, s) = try registry.store.listAndSubscribeDirect(resource: r.storageKey, namespace: namespace)
             initial = page.items
             initialRV = page.rv
             sub = s
@@ -94,7 +108,7 @@ extension APIHandler {
                 throw APIError.badRequest("invalid resource version: \(rvParam)")
             }
             do {
-                sub = try registry.store.subscribe(resource: r.storageKey, namespace: namespace, fromRV: rv)
+                sub = try registry.store.subscribeDirect(resource: r.storageKey, namespace: namespace, fromRV: rv)
             } catch let e as WatchHub.TooOld {
                 // As upstream: the watch opens, then says 410 Expired in an ERROR event.
                 let status = APIError.gone("too old resource version: \(e.requested) (\(e.oldest))").status
@@ -104,36 +118,45 @@ extension APIHandler {
         }
         let contentType = filter.table ? Self.tableContentType : "application/json"
         let (timeoutSeconds, initialItems, startRV) = (timeout, initial, initialRV)
+        let hub = registry.store.hub
         return .stream(.ok, ["Content-Type": contentType]) { writer in
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    try await Task.sleep(for: .seconds(timeoutSeconds))
+            let progress = WatchProgress()
+            let channel = writer.channel
+            for bytes in initialItems {
+                guard let obj = try? JSON.parse(bytes), filter.matches(obj) else { continue }
+                writer.writeNow(filter.frame(.added, data: bytes, object: obj, first: filter.table && progress.takeFirst()))
+            }
+            if sendInitial, filter.bookmarks { writer.writeNow(filter.bookmark(rv: startRV, initialEventsEnd: true)) }
+            for e in sub.replay {
+                guard let (type, obj) = filter.translate(e) else { continue }
+                writer.writeNow(filter.frame(type, data: e.data, object: obj, first: filter.table && progress.takeFirst()))
+            }
+            // From here each change is written from where it is published, in commit order.
+            sub.sink.activate { e in
+                guard channel.isActive else { return false }
+                if channel.isWritable {
+                    progress.backlog.store(0, ordering: .relaxed)
+                } else if progress.backlog.wrappingAdd(1, ordering: .relaxed).newValue > Self.maxBacklog {
+                    channel.close(promise: nil)
+                    return false
                 }
-                group.addTask {
-                    var first = true
-                    for bytes in initialItems {
-                        guard let obj = try? JSON.parse(bytes), filter.matches(obj) else { continue }
-                        try await writer.write(filter.frame(.added, data: bytes, object: obj, first: &first))
-                    }
-                    if sendInitial, filter.bookmarks {
-                        try await writer.write(filter.bookmark(rv: startRV, initialEventsEnd: true))
-                    }
-                    for e in sub.replay {
-                        guard let (type, obj) = filter.translate(e) else { continue }
-                        try await writer.write(filter.frame(type, data: e.data, object: obj, first: &first))
-                    }
-                    for await e in sub.stream {
-                        if e.type == .bookmark {
-                            if filter.bookmarks { try await writer.write(filter.bookmark(rv: e.rv)) }
-                            continue
-                        }
-                        guard let (type, obj) = filter.translate(e) else { continue }
-                        try await writer.write(filter.frame(type, data: e.data, object: obj, first: &first))
-                    }
+                if e.type == .bookmark {
+                    if filter.bookmarks { writer.writeNow(filter.bookmark(rv: e.rv)) }
+                    return true
                 }
-                // Whichever ends first (timeout, the hub closing a slow watcher) ends the watch.
-                _ = try await group.next()
-                group.cancelAll()
+                guard let (type, obj) = filter.translate(e) else { return true }
+                writer.writeNow(filter.frame(type, data: e.data, object: obj, first: filter.table && progress.takeFirst()))
+                return true
+            }
+            await withTaskGroup(of: Void.self) { g in
+                g.addTask { try? await channel.closeFuture.get() }
+                g.addTask { try? await Task.sleep(for: .seconds(timeoutSeconds)) }
+                g.addTask { await withCheckedContinuation { c in sub.sink.onClose { c.resume() } } }
+                _ = await g.next()
+                // Whatever ended first (client gone, timeout, watcher dropped), end the others.
+                hub.unsubscribe(sub.id)
+                channel.close(promise: nil)
+                g.cancelAll()
             }
         }
     }

@@ -18,7 +18,7 @@ public struct APIServerConfiguration: Sendable {
     public var controllers = ControllerSettings()
     /// How many recent changes a watch may resume from before it gets 410 Gone.
     public var watchWindowEvents = 10_000
-    public var watchWindowBytes = 8 << 20
+    public var watchWindowBytes = 4 << 20
     /// How often idle watches that asked for bookmarks receive one.
     public var bookmarkInterval: Duration = .seconds(60)
     /// Watches without `timeoutSeconds` end after a random time in this range (seconds), as

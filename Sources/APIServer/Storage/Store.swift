@@ -31,7 +31,7 @@ public final class Store: Sendable {
         try conn.exec("PRAGMA journal_mode=WAL")
         try conn.exec("PRAGMA synchronous=NORMAL")
         try conn.exec("PRAGMA busy_timeout=5000")
-        try conn.exec("PRAGMA cache_size=-4000")
+        try conn.exec("PRAGMA cache_size=-2000")
         try conn.exec(
             """
             CREATE TABLE IF NOT EXISTS objects(
@@ -139,6 +139,20 @@ public final class Store: Sendable {
             let sub = try hub.subscribe(resource: resource, namespace: namespace, fromRV: rv)
             return (page, sub)
         }
+    }
+
+    /// As `listAndSubscribe`, for a watcher that writes straight to its connection.
+    public func listAndSubscribeDirect(resource: String, namespace: String?) throws -> (ListPage, WatchHub.DirectSubscription) {
+        try db.withLock { c in
+            let rv = rvCounter.load(ordering: .relaxed)
+            let page = try Self.listLocked(c, resource: resource, namespace: namespace, after: nil, limit: nil, filter: nil, rv: rv)
+            let sub = try hub.subscribeDirect(resource: resource, namespace: namespace, fromRV: rv)
+            return (page, sub)
+        }
+    }
+
+    public func subscribeDirect(resource: String, namespace: String?, fromRV: Int64) throws -> WatchHub.DirectSubscription {
+        try hub.subscribeDirect(resource: resource, namespace: namespace, fromRV: fromRV)
     }
 
     public func subscribe(resource: String, namespace: String?, fromRV: Int64) throws -> WatchHub.Subscription {

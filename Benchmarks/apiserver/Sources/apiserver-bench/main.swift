@@ -24,6 +24,12 @@ let podCount = Int(arg("--pods", "10000")) ?? 10000
 let concurrency = Int(arg("--concurrency", "16")) ?? 16
 let writes = Int(arg("--writes", "300")) ?? 300
 
+/// Shares a lock or atomic between tasks.
+final class Box<T: ~Copyable>: Sendable where T: Sendable {
+    let value: T
+    init(_ v: consuming T) { value = v }
+}
+
 func percentile(_ xs: [Double], _ p: Double) -> Double {
     guard !xs.isEmpty else { return .nan }
     let s = xs.sorted()
@@ -143,17 +149,17 @@ func watchLatency(watchers: Int) async throws -> [Double] {
             rv = String(text[r.upperBound...].prefix { $0 != "\"" })
         }
     }
-    let sent = Mutex<[String: ContinuousClock.Instant]>([:])
-    let received = Mutex<[Double]>([])
-    let ready = Atomic<Int>(0)
-    let done = Atomic<Int>(0)
+    let startRV = rv
+    let sent = Box(Mutex<[String: ContinuousClock.Instant]>([:]))
+    let received = Box(Mutex<[Double]>([]))
+    let ready = Box(Atomic<Int>(0))
     try await withThrowingTaskGroup(of: Void.self) { g in
         for _ in 0..<watchers {
             g.addTask {
                 let conn = try await connect(ep, group: group)
                 try await conn.executeThenClose { inbound, outbound in
                     try await outbound.write(contentsOf: [
-                        .head(head(ep, .GET, "/api/v1/namespaces/\(ns)/configmaps?watch=true&resourceVersion=\(rv)", bodyLength: nil)),
+                        .head(head(ep, .GET, "/api/v1/namespaces/\(ns)/configmaps?watch=true&resourceVersion=\(startRV)", bodyLength: nil)),
                         .end(nil),
                     ])
                     var pending: [UInt8] = []
@@ -161,7 +167,7 @@ func watchLatency(watchers: Int) async throws -> [Double] {
                     let marker = Array(#""name":"wl-"#.utf8)
                     for try await part in inbound {
                         switch part {
-                        case .head: ready.wrappingAdd(1, ordering: .relaxed)
+                        case .head: ready.value.wrappingAdd(1, ordering: .relaxed)
                         case .body(var b):
                             let now = ContinuousClock.now
                             pending += b.readBytes(length: b.readableBytes) ?? []
@@ -171,13 +177,10 @@ func watchLatency(watchers: Int) async throws -> [Double] {
                                 guard let r = line.firstRange(of: marker) else { continue }
                                 let nameStart = r.lowerBound + 8
                                 let name = String(decoding: line[nameStart...].prefix { $0 != UInt8(ascii: "\"") }, as: UTF8.self)
-                                if let t0 = sent.withLock({ $0[name] }) { received.withLock { $0.append(ms(now - t0)) } }
+                                if let t0 = sent.value.withLock({ $0[name] }) { received.value.withLock { $0.append(ms(now - t0)) } }
                                 got += 1
                             }
-                            if got >= writes {
-                                done.wrappingAdd(1, ordering: .relaxed)
-                                return
-                            }
+                            if got >= writes { return }
                         case .end: return
                         }
                     }
@@ -185,14 +188,14 @@ func watchLatency(watchers: Int) async throws -> [Double] {
             }
         }
         g.addTask {
-            while ready.load(ordering: .relaxed) < watchers { try await Task.sleep(for: .milliseconds(20)) }
+            while ready.value.load(ordering: .relaxed) < watchers { try await Task.sleep(for: .milliseconds(20)) }
             try await Task.sleep(for: .milliseconds(200))
             let conn = try await connect(ep, group: group)
             try await conn.executeThenClose { inbound, outbound in
                 var x = Exchanger(ep: ep, inbound: inbound.makeAsyncIterator(), outbound: outbound)
                 for i in 0..<writes {
                     let name = "wl-\(i)"
-                    sent.withLock { $0[name] = ContinuousClock.now }
+                    sent.value.withLock { $0[name] = ContinuousClock.now }
                     _ = try await x.send(.POST, "/api/v1/namespaces/\(ns)/configmaps",
                                          body: Array(#"{"metadata":{"name":"\#(name)"},"data":{"k":"v"}}"#.utf8))
                     try await Task.sleep(for: .milliseconds(10))
@@ -201,7 +204,7 @@ func watchLatency(watchers: Int) async throws -> [Double] {
         }
         try await g.waitForAll()
     }
-    return received.withLock { $0 }
+    return received.value.withLock { $0 }
 }
 
 for w in [10, 100] {
