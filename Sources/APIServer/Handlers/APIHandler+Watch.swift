@@ -144,6 +144,12 @@ extension APIHandler {
                     if filter.bookmarks { writer.writeNow(filter.bookmark(rv: e.rv)) }
                     return true
                 }
+                if !filter.selects, !filter.table, let frames = e.frames {
+                    // The common case: the same bytes for every watcher of this resource.
+                    let buf = frames.get { ByteBuffer(bytes: filter.frame(e.type, data: e.data, object: nil, first: false)) }
+                    channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buf)), promise: nil)
+                    return true
+                }
                 guard let (type, obj) = filter.translate(e) else { return true }
                 writer.writeNow(filter.frame(type, data: e.data, object: obj, first: filter.table && progress.takeFirst()))
                 return true

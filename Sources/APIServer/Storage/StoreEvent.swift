@@ -14,6 +14,23 @@ public struct ObjectKey: Hashable, Sendable, CustomStringConvertible {
     public var description: String { namespace.isEmpty ? "\(resource)/\(name)" : "\(resource)/\(namespace)/\(name)" }
 }
 
+import NIOCore
+import Synchronization
+
+/// One serialized watch frame shared by every watcher that sends the event unchanged.
+public final class FrameCache: Sendable {
+    private let frame = Mutex<ByteBuffer?>(nil)
+
+    func get(_ make: () -> ByteBuffer) -> ByteBuffer {
+        frame.withLock { f in
+            if let f { return f }
+            let b = make()
+            f = b
+            return b
+        }
+    }
+}
+
 public enum WatchEventType: String, Sendable {
     case added = "ADDED"
     case modified = "MODIFIED"
@@ -37,6 +54,9 @@ public struct StoreEvent: Sendable {
     /// to keep the window's memory proportional to the bytes.
     let value: JSON?
     let prevValue: JSON?
+    /// The watch frame for this event, built by the first plain watcher and shared by the rest
+    /// (live events only).
+    let frames: FrameCache?
 
     init(type: WatchEventType, key: ObjectKey, rv: Int64, data: [UInt8], prevData: [UInt8]?,
          value: JSON? = nil, prevValue: JSON? = nil)
@@ -48,6 +68,7 @@ public struct StoreEvent: Sendable {
         self.prevData = prevData
         self.value = value
         self.prevValue = prevValue
+        frames = value == nil ? nil : FrameCache()
     }
 
     var byteCost: Int { data.count + (prevData?.count ?? 0) + 128 }

@@ -89,8 +89,8 @@ let ep = Endpoint(host: "127.0.0.1", port: port, token: token, tls: try NIOSSLCo
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 let pid = server.processIdentifier
 try await Task.sleep(for: .seconds(2))
-let idleRSS = procStatus(pid, "VmRSS")
-print("swiftlet apiserver pid \(pid) on port \(port); idle RSS \(mib(idleRSS))")
+let idleRSS = procStatus(pid, "VmRSS"), idleAnon = procStatus(pid, "RssAnon")
+print("swiftlet apiserver pid \(pid) on port \(port); idle RSS \(mib(idleRSS)) (private anonymous \(mib(idleAnon)))")
 
 // MARK: 1. creates/s
 
@@ -131,8 +131,8 @@ print(String(format: "creates: %d pods in %.2f s = %.0f creates/s (%d connection
              podCount, elapsed, Double(podCount) / elapsed, concurrency, percentile(lat, 0.5), percentile(lat, 0.99),
              failures.load(ordering: .relaxed)))
 try await Task.sleep(for: .seconds(3))
-let rssStored = procStatus(pid, "VmRSS"), hwm = procStatus(pid, "VmHWM")
-print("RSS with \(podCount) pods stored: \(mib(rssStored)) (peak \(mib(hwm)))")
+let rssStored = procStatus(pid, "VmRSS"), hwm = procStatus(pid, "VmHWM"), anon = procStatus(pid, "RssAnon")
+print("RSS with \(podCount) pods stored: \(mib(rssStored)) (peak \(mib(hwm)); private anonymous \(mib(anon)), idle was \(mib(idleAnon)))")
 
 // MARK: 2. watch latency
 
