@@ -136,6 +136,8 @@ struct ClientsSlowTests {
         let acked = Set((try String(contentsOfFile: acks, encoding: .utf8)).split(separator: "\n").map(String.init))
         #expect(acked.count >= 400)
 
+        // The restarted server writes a new kubeconfig (its port differs): wait for that one.
+        try? FileManager.default.removeItem(atPath: data + "/admin.kubeconfig")
         let restartedAt = Date()
         let second = try start()
         defer { if second.isRunning { kill(second.processIdentifier, SIGKILL); second.waitUntilExit() } }

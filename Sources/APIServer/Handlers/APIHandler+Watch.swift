@@ -119,17 +119,20 @@ extension APIHandler {
         let contentType = filter.table ? Self.tableContentType : "application/json"
         let (timeoutSeconds, initialItems, startRV) = (timeout, initial, initialRV)
         let hub = registry.store.hub
+        let batchers = self.batchers
         return .stream(.ok, ["Content-Type": contentType]) { writer in
             let progress = WatchProgress()
             let channel = writer.channel
+            let batcher = batchers.batcher(for: channel.eventLoop)
+            @Sendable func send(_ bytes: [UInt8]) { batcher.send(ByteBuffer(bytes: bytes), on: channel) }
             for bytes in initialItems {
                 guard let obj = try? JSON.parse(bytes), filter.matches(obj) else { continue }
-                writer.writeNow(filter.frame(.added, data: bytes, object: obj, first: filter.table && progress.takeFirst()))
+                send(filter.frame(.added, data: bytes, object: obj, first: filter.table && progress.takeFirst()))
             }
-            if sendInitial, filter.bookmarks { writer.writeNow(filter.bookmark(rv: startRV, initialEventsEnd: true)) }
+            if sendInitial, filter.bookmarks { send(filter.bookmark(rv: startRV, initialEventsEnd: true)) }
             for e in sub.replay {
                 guard let (type, obj) = filter.translate(e) else { continue }
-                writer.writeNow(filter.frame(type, data: e.data, object: obj, first: filter.table && progress.takeFirst()))
+                send(filter.frame(type, data: e.data, object: obj, first: filter.table && progress.takeFirst()))
             }
             // From here each change is written from where it is published, in commit order.
             sub.sink.activate { e in
@@ -141,17 +144,17 @@ extension APIHandler {
                     return false
                 }
                 if e.type == .bookmark {
-                    if filter.bookmarks { writer.writeNow(filter.bookmark(rv: e.rv)) }
+                    if filter.bookmarks { send(filter.bookmark(rv: e.rv)) }
                     return true
                 }
                 if !filter.selects, !filter.table, let frames = e.frames {
                     // The common case: the same bytes for every watcher of this resource.
                     let buf = frames.get { ByteBuffer(bytes: filter.frame(e.type, data: e.data, object: nil, first: false)) }
-                    channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buf)), promise: nil)
+                    batcher.send(buf, on: channel)
                     return true
                 }
                 guard let (type, obj) = filter.translate(e) else { return true }
-                writer.writeNow(filter.frame(type, data: e.data, object: obj, first: filter.table && progress.takeFirst()))
+                send(filter.frame(type, data: e.data, object: obj, first: filter.table && progress.takeFirst()))
                 return true
             }
             await withTaskGroup(of: Void.self) { g in

@@ -15,6 +15,7 @@ final class APIHandler: Sendable {
     let logger: Logger
     let serverAddress: String
     let watchTimeout: ClosedRange<Int>
+    let batchers = LoopBatchers()
 
     init(registry: Registry, authenticator: Authenticator, kubelet: KubeletProxy, logger: Logger, serverAddress: String,
          watchTimeout: ClosedRange<Int> = 1800...3600)

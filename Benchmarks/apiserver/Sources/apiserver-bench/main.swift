@@ -136,6 +136,51 @@ print("RSS with \(podCount) pods stored: \(mib(rssStored)) (peak \(mib(hwm)); pr
 
 // MARK: 2. watch latency
 
+/// Stamps the arrival of each watch event named `wl-N` against the time its write was sent.
+final class WatchRecorder: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    let expect: Int
+    let sent: Box<Mutex<[String: ContinuousClock.Instant]>>
+    let received: Box<Mutex<[Double]>>
+    let ready: Box<Atomic<Int>>
+    let completed: Box<Atomic<Int>>
+    var pending: [UInt8] = []
+    var got = 0
+    let marker = Array(#""name":"wl-"#.utf8)
+
+    init(expect: Int, sent: Box<Mutex<[String: ContinuousClock.Instant]>>, received: Box<Mutex<[Double]>>,
+         ready: Box<Atomic<Int>>, completed: Box<Atomic<Int>>)
+    {
+        self.expect = expect
+        self.sent = sent
+        self.received = received
+        self.ready = ready
+        self.completed = completed
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head: ready.value.wrappingAdd(1, ordering: .relaxed)
+        case .body(var b):
+            let now = ContinuousClock.now
+            pending += b.readBytes(length: b.readableBytes) ?? []
+            while let nl = pending.firstIndex(of: 10) {
+                let line = pending[..<nl]
+                defer { pending.removeSubrange(...nl) }
+                guard let r = line.firstRange(of: marker) else { continue }
+                let name = String(decoding: line[(r.lowerBound + 8)...].prefix { $0 != UInt8(ascii: "\"") }, as: UTF8.self)
+                if let t0 = sent.value.withLock({ $0[name] }) {
+                    let d = ms(now - t0)
+                    received.value.withLock { $0.append(d) }
+                }
+                got += 1
+                if got == expect { completed.value.wrappingAdd(1, ordering: .relaxed) }
+            }
+        case .end: break
+        }
+    }
+}
+
 func watchLatency(watchers: Int) async throws -> [Double] {
     let ns = "bench-w\(watchers)"
     let setup = try await connect(ep, group: group)
@@ -153,57 +198,45 @@ func watchLatency(watchers: Int) async throws -> [Double] {
     let sent = Box(Mutex<[String: ContinuousClock.Instant]>([:]))
     let received = Box(Mutex<[Double]>([]))
     let ready = Box(Atomic<Int>(0))
-    try await withThrowingTaskGroup(of: Void.self) { g in
-        for _ in 0..<watchers {
-            g.addTask {
-                let conn = try await connect(ep, group: group)
-                try await conn.executeThenClose { inbound, outbound in
-                    try await outbound.write(contentsOf: [
-                        .head(head(ep, .GET, "/api/v1/namespaces/\(ns)/configmaps?watch=true&resourceVersion=\(startRV)", bodyLength: nil)),
-                        .end(nil),
-                    ])
-                    var pending: [UInt8] = []
-                    var got = 0
-                    let marker = Array(#""name":"wl-"#.utf8)
-                    for try await part in inbound {
-                        switch part {
-                        case .head: ready.value.wrappingAdd(1, ordering: .relaxed)
-                        case .body(var b):
-                            let now = ContinuousClock.now
-                            pending += b.readBytes(length: b.readableBytes) ?? []
-                            while let nl = pending.firstIndex(of: 10) {
-                                let line = pending[..<nl]
-                                pending.removeSubrange(...nl)
-                                guard let r = line.firstRange(of: marker) else { continue }
-                                let nameStart = r.lowerBound + 8
-                                let name = String(decoding: line[nameStart...].prefix { $0 != UInt8(ascii: "\"") }, as: UTF8.self)
-                                if let t0 = sent.value.withLock({ $0[name] }) { received.value.withLock { $0.append(ms(now - t0)) } }
-                                got += 1
-                            }
-                            if got >= writes { return }
-                        case .end: return
-                        }
-                    }
+    // Watchers are plain channel handlers: arrival is stamped on the event loop as bytes come
+    // in, so the client's own scheduling does not inflate the server's latency.
+    let completed = Box(Atomic<Int>(0))
+    var channels: [Channel] = []
+    for _ in 0..<watchers {
+        let recorder = WatchRecorder(expect: writes, sent: sent, received: received, ready: ready, completed: completed)
+        let ch = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: ep.tls, serverHostname: nil))
+                    try ch.pipeline.syncOperations.addHTTPClientHandlers()
+                    try ch.pipeline.syncOperations.addHandler(recorder)
                 }
             }
-        }
-        g.addTask {
-            while ready.value.load(ordering: .relaxed) < watchers { try await Task.sleep(for: .milliseconds(20)) }
-            try await Task.sleep(for: .milliseconds(200))
-            let conn = try await connect(ep, group: group)
-            try await conn.executeThenClose { inbound, outbound in
-                var x = Exchanger(ep: ep, inbound: inbound.makeAsyncIterator(), outbound: outbound)
-                for i in 0..<writes {
-                    let name = "wl-\(i)"
-                    sent.value.withLock { $0[name] = ContinuousClock.now }
-                    _ = try await x.send(.POST, "/api/v1/namespaces/\(ns)/configmaps",
-                                         body: Array(#"{"metadata":{"name":"\#(name)"},"data":{"k":"v"}}"#.utf8))
-                    try await Task.sleep(for: .milliseconds(10))
-                }
-            }
-        }
-        try await g.waitForAll()
+            .connect(host: ep.host, port: ep.port).get()
+        ch.write(HTTPClientRequestPart.head(head(ep, .GET, "/api/v1/namespaces/\(ns)/configmaps?watch=true&resourceVersion=\(startRV)", bodyLength: nil)),
+                 promise: nil)
+        ch.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        channels.append(ch)
     }
+    while ready.value.load(ordering: .relaxed) < watchers { try await Task.sleep(for: .milliseconds(20)) }
+    try await Task.sleep(for: .milliseconds(200))
+    let conn = try await connect(ep, group: group)
+    try await conn.executeThenClose { inbound, outbound in
+        var x = Exchanger(ep: ep, inbound: inbound.makeAsyncIterator(), outbound: outbound)
+        for i in 0..<writes {
+            let name = "wl-\(i)"
+            sent.value.withLock { $0[name] = ContinuousClock.now }
+            _ = try await x.send(.POST, "/api/v1/namespaces/\(ns)/configmaps",
+                                 body: Array(#"{"metadata":{"name":"\#(name)"},"data":{"k":"v"}}"#.utf8))
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+    let deadline = ContinuousClock.now + .seconds(30)
+    while completed.value.load(ordering: .relaxed) < watchers, ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    for ch in channels { try? await ch.close() }
     return received.value.withLock { $0 }
 }
 
