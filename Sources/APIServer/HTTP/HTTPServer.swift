@@ -93,12 +93,16 @@ final class HTTPServer: Sendable {
                         headers.replaceOrAdd(name: "Connection", value: "close")
                         headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
                         try await outbound.write(.head(HTTPResponseHead(version: head.version, status: status, headers: headers)))
-                        let writer = ResponseBodyWriter(write: { buf in try await outbound.write(.body(.byteBuffer(buf))) }, channel: channel)
+                        // From here the body is framed by us and written as raw bytes: with the
+                        // encoder gone, one framed buffer can go to many watchers unchanged.
+                        try await channel.pipeline.removeHandler(name: "http-encoder").get()
+                        let writer = ResponseBodyWriter(write: { buf in try await channel.writeAndFlush(ChunkFraming.frame(buf)).get() },
+                                                        channel: channel)
                         await withTaskGroup(of: Void.self) { g in
                             g.addTask {
                                 defer { channel.close(promise: nil) }
                                 try? await producer(writer)
-                                try? await outbound.write(.end(nil))
+                                try? await channel.writeAndFlush(ChunkFraming.last).get()
                             }
                             // The client closing its side is the only way to learn a watcher left.
                             while let _ = try? await it.next() {}

@@ -65,7 +65,7 @@ public struct ResponseBodyWriter: Sendable {
     public let channel: Channel
 
     public func writeNow(_ bytes: [UInt8]) {
-        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: bytes))), promise: nil)
+        channel.writeAndFlush(ChunkFraming.frame(bytes), promise: nil)
     }
 
     public func write(_ bytes: [UInt8]) async throws { try await write(ByteBuffer(bytes: bytes)) }
@@ -98,4 +98,41 @@ public struct ConnectionTakeover: Sendable {
     /// and removes the HTTP codec: from then on the channel carries raw bytes both ways, and the
     /// caller writes raw bytes (a relayed response head included) with `channel.writeAndFlush`.
     public let switchToRaw: @Sendable (HTTPResponseHead?, @escaping @Sendable () -> any ChannelHandler) async throws -> Void
+}
+
+/// HTTP/1.1 chunked framing for streamed bodies (the response encoder is out of the pipeline
+/// while a body streams).
+public enum ChunkFraming {
+    static let hex = Array("0123456789abcdef".utf8)
+    public static let last = ByteBuffer(string: "0\r\n\r\n")
+
+    public static func frame(_ bytes: [UInt8]) -> ByteBuffer {
+        var b = ByteBuffer()
+        b.reserveCapacity(bytes.count + 16)
+        writeHeader(bytes.count, into: &b)
+        b.writeBytes(bytes)
+        b.writeBytes([13, 10])
+        return b
+    }
+
+    public static func frame(_ buf: ByteBuffer) -> ByteBuffer {
+        var b = ByteBuffer()
+        b.reserveCapacity(buf.readableBytes + 16)
+        writeHeader(buf.readableBytes, into: &b)
+        var copy = buf
+        b.writeBuffer(&copy)
+        b.writeBytes([13, 10])
+        return b
+    }
+
+    static func writeHeader(_ n: Int, into b: inout ByteBuffer) {
+        var digits: [UInt8] = []
+        var v = n
+        repeat {
+            digits.append(hex[v & 0xF])
+            v >>= 4
+        } while v > 0
+        b.writeBytes(digits.reversed())
+        b.writeBytes([13, 10])
+    }
 }

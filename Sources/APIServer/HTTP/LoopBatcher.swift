@@ -11,6 +11,7 @@ final class LoopBatcher: Sendable {
 
     init(loop: EventLoop) { self.loop = loop }
 
+    /// `buf` must already be chunk-framed (`ChunkFraming`).
     func send(_ buf: ByteBuffer, on channel: Channel) {
         let schedule = pending.withLock { p -> Bool in
             p.items.append((channel, buf))
@@ -31,7 +32,7 @@ final class LoopBatcher: Sendable {
         }
         var touched: [ObjectIdentifier: Channel] = [:]
         for (c, b) in items {
-            c.write(HTTPServerResponsePart.body(.byteBuffer(b)), promise: nil)
+            c.write(b, promise: nil)
             touched[ObjectIdentifier(c)] = c
         }
         for (_, c) in touched { c.flush() }

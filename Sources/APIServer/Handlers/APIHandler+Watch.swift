@@ -124,7 +124,7 @@ extension APIHandler {
             let progress = WatchProgress()
             let channel = writer.channel
             let batcher = batchers.batcher(for: channel.eventLoop)
-            @Sendable func send(_ bytes: [UInt8]) { batcher.send(ByteBuffer(bytes: bytes), on: channel) }
+            @Sendable func send(_ bytes: [UInt8]) { batcher.send(ChunkFraming.frame(bytes), on: channel) }
             for bytes in initialItems {
                 guard let obj = try? JSON.parse(bytes), filter.matches(obj) else { continue }
                 send(filter.frame(.added, data: bytes, object: obj, first: filter.table && progress.takeFirst()))
@@ -149,7 +149,7 @@ extension APIHandler {
                 }
                 if !filter.selects, !filter.table, let frames = e.frames {
                     // The common case: the same bytes for every watcher of this resource.
-                    let buf = frames.get { ByteBuffer(bytes: filter.frame(e.type, data: e.data, object: nil, first: false)) }
+                    let buf = frames.get { ChunkFraming.frame(filter.frame(e.type, data: e.data, object: nil, first: false)) }
                     batcher.send(buf, on: channel)
                     return true
                 }
