@@ -110,6 +110,12 @@ public final class APIServer: Service, Sendable {
                     store.hub.bookmark()
                 }
             }
+            tasks.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .milliseconds(500))
+                    do { try store.checkpoint() } catch { logger.warning("WAL checkpoint: \(error)") }
+                }
+            }
             if config.runControllers {
                 tasks.addTask {
                     try await ControllerManager(registry: registry, settings: config.controllers, logger: logger).run()

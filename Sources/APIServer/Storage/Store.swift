@@ -23,6 +23,9 @@ public struct StoreWriteResult: Sendable {
 /// lock and published to the watch hub in commit order while the lock is held.
 public final class Store: Sendable {
     private let db: Mutex<SQLiteConnection>
+    /// A second connection that copies WAL frames into the database file in the background,
+    /// so that no acknowledged write waits for a checkpoint.
+    private let checkpointer: Mutex<SQLiteConnection>
     public let hub: WatchHub
     private let rvCounter: Atomic<Int64>
 
@@ -32,6 +35,7 @@ public final class Store: Sendable {
         try conn.exec("PRAGMA synchronous=NORMAL")
         try conn.exec("PRAGMA busy_timeout=5000")
         try conn.exec("PRAGMA cache_size=-2000")
+        try conn.exec("PRAGMA wal_autocheckpoint=0")
         try conn.exec(
             """
             CREATE TABLE IF NOT EXISTS objects(
@@ -47,8 +51,18 @@ public final class Store: Sendable {
         let st = try conn.statement("SELECT value FROM meta WHERE key='rv'")
         let rv = try st.step() ? st.int(0) : 0
         db = Mutex(conn)
+        let cp = try SQLiteConnection(path: path)
+        try cp.exec("PRAGMA busy_timeout=5000")
+        try cp.exec("PRAGMA cache_size=-256")
+        checkpointer = Mutex(cp)
         rvCounter = Atomic(rv)
         hub = WatchHub(startRV: rv, maxEvents: hubMaxEvents, maxBytes: hubMaxBytes)
+    }
+
+    /// Copies committed WAL frames into the database file without blocking writers (PASSIVE);
+    /// the WAL restarts from its beginning once everything is copied. Called periodically.
+    public func checkpoint() throws {
+        try checkpointer.withLock { c in try c.exec("PRAGMA wal_checkpoint(PASSIVE)") }
     }
 
     /// The newest committed resourceVersion.
