@@ -121,53 +121,53 @@ struct ControllerRunner: Sendable {
         let c = controller
         let subs = try c.watches.map { try store.subscribe(resource: $0, namespace: nil, fromRV: store.currentRV) }
         try await withThrowingDiscardingTaskGroup { group in
-                for sub in subs {
-                    group.addTask {
-                        for await e in sub.stream where e.type != .bookmark {
-                            for k in await c.keys(for: e) { queue.add(k) }
-                        }
+            for sub in subs {
+                group.addTask {
+                    for await e in sub.stream where e.type != .bookmark {
+                        for k in await c.keys(for: e) { queue.add(k) }
                     }
                 }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    do {
+                        for k in try await c.resyncKeys() { queue.add(k) }
+                    } catch {
+                        logger.warning("\(c.name): resync failed: \(error)")
+                    }
+                    try await Task.sleep(for: resync)
+                }
+            }
+            if let interval = c.tickInterval {
                 group.addTask {
                     while !Task.isCancelled {
-                        do {
-                            for k in try await c.resyncKeys() { queue.add(k) }
-                        } catch {
-                            logger.warning("\(c.name): resync failed: \(error)")
-                        }
-                        try await Task.sleep(for: resync)
+                        do { try await c.tick() } catch { logger.warning("\(c.name): \(error)") }
+                        try await Task.sleep(for: interval)
                     }
                 }
-                if let interval = c.tickInterval {
-                    group.addTask {
-                        while !Task.isCancelled {
-                            do { try await c.tick() } catch { logger.warning("\(c.name): \(error)") }
-                            try await Task.sleep(for: interval)
-                        }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .milliseconds(100))
+                    queue.promoteDue()
+                }
+            }
+            group.addTask {
+                var failures: [String: Int] = [:]
+                while let key = await queue.next() {
+                    do {
+                        try await c.sync(key)
+                        failures[key] = nil
+                    } catch is CancellationError {
+                        return
+                    } catch {
+                        let n = (failures[key] ?? 0) + 1
+                        failures[key] = n
+                        if n <= 3 || n % 10 == 0 { logger.warning("\(c.name): sync \(key) failed (\(n)): \(error)") }
+                        queue.add(key, after: .milliseconds(min(100 << min(n, 8), 10_000)))
                     }
                 }
-                group.addTask {
-                    while !Task.isCancelled {
-                        try await Task.sleep(for: .milliseconds(100))
-                        queue.promoteDue()
-                    }
-                }
-                group.addTask {
-                    var failures: [String: Int] = [:]
-                    while let key = await queue.next() {
-                        do {
-                            try await c.sync(key)
-                            failures[key] = nil
-                        } catch is CancellationError {
-                            return
-                        } catch {
-                            let n = (failures[key] ?? 0) + 1
-                            failures[key] = n
-                            if n <= 3 || n % 10 == 0 { logger.warning("\(c.name): sync \(key) failed (\(n)): \(error)") }
-                            queue.add(key, after: .milliseconds(min(100 << min(n, 8), 10_000)))
-                        }
-                    }
-                }
+            }
         }
     }
 }
