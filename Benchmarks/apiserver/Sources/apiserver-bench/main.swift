@@ -86,7 +86,8 @@ var tlsConfig = TLSConfiguration.makeClientConfiguration()
 tlsConfig.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(dataDir + "/pki/ca.crt"))
 tlsConfig.certificateVerification = .noHostnameVerification
 let ep = Endpoint(host: "127.0.0.1", port: port, token: token, tls: try NIOSSLContext(configuration: tlsConfig))
-let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+let clientThreads = Int(arg("--client-threads", "1")) ?? 1
+let group = MultiThreadedEventLoopGroup(numberOfThreads: clientThreads)
 let pid = server.processIdentifier
 try await Task.sleep(for: .seconds(2))
 let idleRSS = procStatus(pid, "VmRSS"), idleAnon = procStatus(pid, "RssAnon")
