@@ -47,12 +47,7 @@ struct APIServerCommand: AsyncParsableCommand {
             config.serviceClusterIPRange = serviceClusterIPRange
             config.tokenAuthFile = tokenAuthFile
             config.extraSANs = tlsSANs
-            let server: APIServer
-            do {
-                server = try APIServer(configuration: config, logger: logger)
-            } catch {
-                throw ValidationError("\(error)")
-            }
+            let server = try APIServer(configuration: config, logger: logger)
             let group = ServiceGroup(configuration: .init(
                 services: [.init(service: server)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
@@ -81,11 +76,7 @@ struct APIServerCommand: AsyncParsableCommand {
         func run() async throws {
             let dir = DataDirectory(dataDir)
             let url = server ?? Self.serverFromAdminKubeconfig(dir.adminKubeconfigPath) ?? "https://127.0.0.1:6443"
-            do {
-                try dir.issueNodeKubeconfig(nodeName: nodeName, server: url, out: out)
-            } catch {
-                throw ValidationError("\(error)")
-            }
+            try dir.issueNodeKubeconfig(nodeName: nodeName, server: url, out: out)
             print("wrote \(out) for system:node:\(nodeName) (server \(url))")
         }
 

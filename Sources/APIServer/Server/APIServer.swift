@@ -54,7 +54,11 @@ public final class APIServer: Service, Sendable {
             do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
                 throw APIServerError.setup("--token-auth-file \(file): \(error.localizedDescription)")
             }
-            tokens += try Authenticator.parseTokenFile(text, path: file)
+            do {
+                tokens += try Authenticator.parseTokenFile(text, path: file)
+            } catch let e as APIError {
+                throw APIServerError.setup("--token-auth-file \(e.message)")
+            }
         }
         let serving = try dir.servingCertificate(ca: ca, sans: sans())
         let kubeletClient = try dir.kubeletClientCertificate(ca: ca)
