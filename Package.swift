@@ -3,23 +3,34 @@
 // with a minimal API server. Module map and rules: docs/architecture.md.
 import PackageDescription
 
+/// CNI plugins start once per pod and verb: static Swift stdlib, and static C libraries where
+/// Debian ships them (cni-plugins/link-static-c-libs says how and why).
+let pluginLinking: [LinkerSetting] = [.unsafeFlags(["-static-stdlib", "-use-ld=\(Context.packageDirectory)/cni-plugins/link-static-c-libs"])]
+
 let package = Package(
     name: "swiftlet",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swiftlet", targets: ["swiftlet"]),
         .executable(name: "swiftlet-shim", targets: ["swiftlet-shim"]),
+        .executable(name: "swiftlet-bridge", targets: ["swiftlet-bridge"]),
+        .executable(name: "swiftlet-host-local", targets: ["swiftlet-host-local"]),
+        .executable(name: "swiftlet-loopback", targets: ["swiftlet-loopback"]),
+        .executable(name: "swiftlet-portmap", targets: ["swiftlet-portmap"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The system C libraries (libnl-3/route, libnftnl, libmnl, libseccomp, libcap).
@@ -35,13 +46,54 @@ let package = Package(
         .target(name: "LinuxNetlink", dependencies: ["CSystemLibs", "LinuxPrimitives", "CLinux"]),
         // Capabilities and seccomp profiles compiled to BPF.
         .target(name: "LinuxSecurity", dependencies: ["CSystemLibs", "LinuxPrimitives"]),
-        .target(name: "Images", dependencies: ["LinuxPrimitives", "CLinux"]),
-        .target(name: "Runtime", dependencies: ["LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
+        // zlib for gzip layers (a system library: zlib1g-dev).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Images", dependencies: ["LinuxPrimitives", "CLinux", "CZlib",
+                                               .product(name: "Crypto", package: "swift-crypto"),
+                                               .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                               .product(name: "NIOCore", package: "swift-nio"),
+                                               .product(name: "NIOPosix", package: "swift-nio"),
+                                               .product(name: "NIOHTTP1", package: "swift-nio")]),
+        .target(name: "Runtime", dependencies: ["ShimProtocol", "LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
                                                 .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
+        .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink", "CNI", "Runtime",
+                                                   .product(name: "Logging", package: "swift-log")]),
+        // CNI wire types (JSON, results, errors), Foundation-free: shared by the runtime side and the plugins.
+        .target(name: "CNI", dependencies: ["LinuxNetlink"]),
+        // Our CNI plugins' logic; cni-plugins/<name>/main.swift are one-line executables over it.
+        .target(name: "CNIPlugins", dependencies: ["CNI", "LinuxNetlink", "LinuxPrimitives"]),
+        .executableTarget(name: "swiftlet-bridge", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-bridge",
+                          linkerSettings: pluginLinking),
+        .executableTarget(name: "swiftlet-host-local", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-host-local",
+                          linkerSettings: pluginLinking),
+        .executableTarget(name: "swiftlet-loopback", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-loopback",
+                          linkerSettings: pluginLinking),
+        .executableTarget(name: "swiftlet-portmap", dependencies: ["CNIPlugins"], path: "cni-plugins/swiftlet-portmap",
+                          linkerSettings: pluginLinking),
         .target(name: "ServiceProxy", dependencies: ["LinuxNetlink", "KubeAPI", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink"]),
-        .executableTarget(name: "swiftlet-shim", dependencies: ["LinuxPrimitives", "CLinux"],
+        .target(name: "ContainerStats", dependencies: ["LinuxPrimitives", "LinuxNetlink",
+                                                       .product(name: "Prometheus", package: "swift-prometheus"),
+                                                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+        // The stats endpoints as Hummingbird routes (one call mounts them on the agent's router).
+        .target(name: "ContainerStatsHTTP", dependencies: ["ContainerStats", .product(name: "Hummingbird", package: "hummingbird")]),
+        // Kubernetes REST client: kubeconfig, list, watch, patch, informers.
+        .target(name: "KubeClient", dependencies: ["KubeAPI", .product(name: "Logging", package: "swift-log"),
+                                                   .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                                   .product(name: "NIOCore", package: "swift-nio"),
+                                                   .product(name: "NIOHTTP1", package: "swift-nio"),
+                                                   .product(name: "NIOSSL", package: "swift-nio-ssl")]),
+        // What the agent and a pod's shim say to each other (Foundation-free).
+        .target(name: "ShimProtocol", dependencies: ["LinuxPrimitives"]),
+        // kubelet: pod workers, status, volumes, static pods, the kubelet HTTP endpoints.
+        .target(name: "Kubelet", dependencies: [
+            "Runtime", "KubeAPI", "LinuxPrimitives",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // Running under systemd: journal log lines, D-Bus (logind shutdown inhibitor), Foundation-free.
+        .target(name: "AgentSupport", dependencies: ["LinuxPrimitives", .product(name: "Logging", package: "swift-log")]),
+        .executableTarget(name: "swiftlet-shim", dependencies: ["ShimProtocol", "LinuxPrimitives", "CLinux"],
                           swiftSettings: [.unsafeFlags(["-Osize"])],
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         // SQLite from the system (libsqlite3-dev): the API server's storage.
@@ -60,14 +112,39 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "swiftlet", dependencies: [
-            "LinuxPrimitives", "KubeAPI", "Images", "Runtime", "Networking", "ServiceProxy", "ContainerStats",
-            "APIServer",
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            "LinuxPrimitives", "KubeAPI", "Images", "Runtime", "Networking", "ServiceProxy", "ContainerStats", "ContainerStatsHTTP", "Kubelet",
+            "ShimProtocol", "LinuxNetlink", "APIServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // Benchmarks/stats: housekeeping CPU, scrape latency and RSS vs a naive collector.
+        .executableTarget(name: "stats-bench", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives",
+                                                              .product(name: "Hummingbird", package: "hummingbird")],
+                          path: "Benchmarks/stats/Sources/StatsBench"),
+        // Benchmarks/podstart: pod start latency and shim memory beside runc, same run.
+        .executableTarget(name: "podstart-bench", dependencies: ["Runtime", "Images", "LinuxPrimitives"], path: "Benchmarks/podstart"),
+        // Side-by-side with kube-proxy's own kernel inputs (nft -f, iptables-restore); run as root.
+        .executableTarget(name: "proxy-bench", dependencies: ["ServiceProxy", "KubeAPI", "LinuxNetlink", "LinuxPrimitives"],
+                          path: "Benchmarks/proxy", exclude: ["README.md"]),
         .testTarget(name: "LinuxPrimitivesTests", dependencies: ["LinuxPrimitives"]),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"]),
+        .testTarget(name: "LinuxNetlinkRouteTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
+        .testTarget(name: "CNITests", dependencies: ["CNI", "CNIPlugins", "LinuxNetlink"]),
+        .testTarget(name: "NetworkingTests", dependencies: ["Networking", "CNI", "CNIPlugins", "LinuxNetlink", "LinuxPrimitives", "Runtime",
+                                                            .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "KubeletTests", dependencies: ["Kubelet", "Runtime", "KubeAPI", "LinuxPrimitives"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "LinuxPrimitives", "LinuxSecurity", "ShimProtocol"]),
+        .testTarget(name: "LinuxNetlinkTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "LinuxPrimitives"], exclude: ["Fixtures"]),
+        .testTarget(name: "ContainerStatsTests", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives", "LinuxNetlink",
+                                                                .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "ServiceProxyTests", dependencies: ["ServiceProxy", "KubeAPI", "LinuxNetlink", "LinuxPrimitives"]),
+        .testTarget(name: "AgentSupportTests", dependencies: ["AgentSupport", "LinuxPrimitives",
+                                                             .product(name: "Logging", package: "swift-log")]),
+        // Boots a pure cgroup v2 Debian VM (Tests/vm) and checks limits, the agent and systemd there.
+        .testTarget(name: "VMSlowTests"),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer"]),
     ]
 )

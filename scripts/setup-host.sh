@@ -7,7 +7,7 @@ packages=(
   pkg-config libcap-dev libseccomp-dev libnl-3-dev libnl-route-3-dev libnftnl-dev libmnl-dev
   zlib1g-dev libsqlite3-dev
   busybox-static iproute2 nftables conntrack containernetworking-plugins prometheus runc
-  qemu-system-x86 mmdebstrap e2fsprogs curl python3
+  qemu-system-x86 mmdebstrap e2fsprogs curl python3 dbus-daemon
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "clinux_netns.h"
+#include "clinux_fs.h"
 
 /// Reads the calling thread's errno (Swift sees it too, but this keeps call sites uniform).
 int clinux_errno(void);
@@ -34,5 +36,41 @@ int clinux_wifexited(int status);
 int clinux_wexitstatus(int status);
 int clinux_wifsignaled(int status);
 int clinux_wtermsig(int status);
+
+#include "clinux_spawn.h"
+
+/* GNU-only constants Swift cannot see without _GNU_SOURCE. */
+static const int CLINUX_CLONE_NEWNS = 0x00020000;
+static const int CLINUX_CLONE_NEWCGROUP = 0x02000000;
+static const int CLINUX_CLONE_NEWUTS = 0x04000000;
+static const int CLINUX_CLONE_NEWIPC = 0x08000000;
+static const int CLINUX_CLONE_NEWUSER = 0x10000000;
+static const int CLINUX_CLONE_NEWPID = 0x20000000;
+static const int CLINUX_CLONE_NEWNET = 0x40000000;
+
+int clinux_unshare(int flags);
+int clinux_setns(int fd, int nstype);
+int clinux_sethostname(const char *name, size_t len);
+/// Sets IFF_UP on an interface of the calling thread's network namespace (loopback in a new pod).
+int clinux_link_up(const char *ifname);
+int clinux_prctl_set_child_subreaper(void);
+int clinux_prctl_set_pdeathsig(int sig);
+/// A signalfd for `signals` (which are blocked first); returns the fd or -1.
+int clinux_signalfd(const int *signals, int count);
+/// Reads one signalfd record; returns the signal number, 0 when none pending, -1 on error.
+int clinux_signalfd_read(int fd);
+/// sendmsg with descriptors attached (SCM_RIGHTS); returns bytes sent or -1.
+ssize_t clinux_send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
+/// recvmsg accepting up to `maxfds` descriptors (made close-on-exec); returns bytes or -1.
+ssize_t clinux_recv_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds);
+/// The credentials of the peer of a unix socket (SO_PEERCRED).
+int clinux_peer_uid(int sock, uid_t *uid);
+/// statfs(2)'s f_type for `path`, or -1 with errno.
+long clinux_fs_type(const char *path);
+/// A close-on-exec, non-blocking eventfd.
+int clinux_eventfd(void);
+int clinux_memfd_create(const char *name, unsigned int flags);
+
+#include "clinux_net.h"
 
 #endif

@@ -1,0 +1,175 @@
+import Foundation
+import Glibc
+import KubeAPI
+import LinuxNetlink
+import LinuxPrimitives
+import ServiceProxy
+
+/// proxy-bench: Swiftlet's proxier (netlink batches) against kube-proxy's own inputs to the
+/// kernel (`nft -f` of its nftables-mode ruleset and delta, `iptables-restore` of its
+/// iptables-mode ruleset), for the same services, in the same run, each in a scratch network
+/// namespace. Run as root: `swift run -c release proxy-bench [--sizes 1000,10000] [--endpoints 10]`.
+struct Options {
+    var sizes = [1000, 10000]
+    var endpoints = 10
+    var changes = 20
+    var skipPeers = false
+
+    init(_ args: [String]) {
+        var i = 1
+        while i < args.count {
+            switch args[i] {
+            case "--sizes": i += 1; sizes = args[i].split(separator: ",").compactMap { Int($0) }
+            case "--endpoints": i += 1; endpoints = Int(args[i]) ?? 10
+            case "--changes": i += 1; changes = Int(args[i]) ?? 20
+            case "--skip-peers": skipPeers = true
+            default: break
+            }
+            i += 1
+        }
+    }
+}
+
+func sh(_ command: String) throws -> String {
+    let r = try Subprocess.run("/bin/sh", arguments: ["sh", "-c", command], environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"])
+    guard r.status.succeeded else {
+        throw ShellError(command: command, stderr: String(decoding: r.stderr, as: UTF8.self))
+    }
+    return String(decoding: r.stdout, as: UTF8.self)
+}
+
+struct ShellError: Error, CustomStringConvertible {
+    let command: String
+    let stderr: String
+    var description: String { "`\(command.prefix(120))` failed: \(stderr.prefix(2000))" }
+}
+
+/// A scratch namespace, deleted on `close()`.
+final class Scratch {
+    let name: String
+    init(_ tag: String) throws {
+        name = "swbench-\(getpid())-\(tag)"
+        _ = try sh("ip netns add \(name) && ip -n \(name) link set lo up")
+    }
+    var path: String { "/run/netns/\(name)" }
+    func close() { _ = try? sh("ip netns del \(name)") }
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+func since(_ start: UInt64) -> Double { Double(now() - start) / 1e9 }
+
+func service(_ s: Int) throws -> Service {
+    let json = """
+    {"apiVersion":"v1","kind":"Service","metadata":{"name":"svc\(s)","namespace":"ns\(s % 50)"},
+     "spec":{"clusterIP":"\(KubeProxyText.serviceIP(s))","ports":[{"name":"http","port":80,"targetPort":8080,"protocol":"TCP"}]}}
+    """
+    return try Manifest.decode(Service.self, json: Data(json.utf8))
+}
+
+func slice(_ s: Int, endpoints: Int, generation: Int = 0) throws -> EndpointSlice {
+    var ips = (0..<endpoints).map { KubeProxyText.endpoint(s, $0) }
+    if generation > 0 { ips[0] = KubeProxyText.endpoint(s, endpoints, generation: generation) }
+    let eps = ips.map { "{\"addresses\":[\"\($0)\"],\"conditions\":{\"ready\":true}}" }.joined(separator: ",")
+    let json = """
+    {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"svc\(s)-a","namespace":"ns\(s % 50)",
+     "labels":{"kubernetes.io/service-name":"svc\(s)"}},"addressType":"IPv4",
+     "ports":[{"name":"http","port":8080,"protocol":"TCP"}],"endpoints":[\(eps)]}
+    """
+    return try Manifest.decode(EndpointSlice.self, json: Data(json.utf8))
+}
+
+/// Unbuffered output: a long peer run must not hold back the rows measured before it.
+func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+func fmt(_ s: Double) -> String { s >= 1 ? String(format: "%.2f s", s) : String(format: "%.1f ms", s * 1000) }
+
+@main
+struct ProxyBench {
+    static func main() async {
+        do { try await run() } catch {
+            print("proxy-bench: \(error)")
+            exit(1)
+        }
+    }
+
+    static func run() async throws {
+        let options = Options(CommandLine.arguments)
+        guard getuid() == 0 else {
+            print("proxy-bench needs root (network namespaces, nf_tables)")
+            exit(2)
+        }
+        let scratchDir = NSTemporaryDirectory() + "proxy-bench-\(getpid())"
+        try FileManager.default.createDirectory(atPath: scratchDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratchDir) }
+        var rows: [String] = []
+        emit("services x endpoints | swiftlet full sync | nft -f full | iptables-restore full | swiftlet 1-svc change (median, max) | nft -f 1-svc delta")
+        for n in options.sizes {
+            // Swiftlet: the whole pipeline (model -> fragments -> one netlink batch).
+            let ns = try Scratch("ours\(n)")
+            defer { ns.close() }
+            var config = ProxyConfig(nodeName: "bench")
+            config.families = [.ipv4]
+            config.clusterCIDRs = [IPPrefix("10.0.0.0/8")!]
+            let proxier = Proxier(config: config, backend: try NetlinkProxyBackend(networkNamespace: ns.path), minSyncPeriod: .zero)
+            for s in 0..<n {
+                await proxier.update(service: try service(s))
+                await proxier.update(slice: try slice(s, endpoints: options.endpoints))
+            }
+            var start = now()
+            var ok = await proxier.sync()
+            let full = since(start)
+            guard ok else { print("swiftlet full sync failed"); exit(1) }
+            var changes: [Double] = []
+            for k in 0..<options.changes {
+                let s = (k * 7919) % n
+                await proxier.update(slice: try slice(s, endpoints: options.endpoints, generation: 1 + k % 2))
+                start = now()
+                ok = await proxier.sync()
+                changes.append(since(start))
+                guard ok else { print("swiftlet change sync failed"); exit(1) }
+            }
+            changes.sort()
+            let median = changes[changes.count / 2], worst = changes.last ?? 0
+            let chains = (try? sh("ip netns exec \(ns.name) nft list table ip swiftlet-proxy | grep -c '^\\s*chain '")) ?? "?"
+            ns.close()
+
+            var nftFull = "skipped", iptFull = "skipped", nftDelta = "skipped"
+            if !options.skipPeers {
+                let peer = try Scratch("nft\(n)")
+                defer { peer.close() }
+                let file = scratchDir + "/kube-proxy-\(n).nft"
+                try KubeProxyText.fullRuleset(services: n, endpoints: options.endpoints).write(toFile: file, atomically: true, encoding: .utf8)
+                nftFull = fmt(try seconds { _ = try sh("ip netns exec \(peer.name) nft -f \(file)") })
+                var deltas: [Double] = []
+                for k in 0..<min(5, options.changes) {
+                    let delta = scratchDir + "/delta-\(k).nft"
+                    try KubeProxyText.oneServiceDelta((k * 7919) % n, endpoints: options.endpoints).write(toFile: delta, atomically: true, encoding: .utf8)
+                    deltas.append(try seconds { _ = try sh("ip netns exec \(peer.name) nft -f \(delta)") })
+                }
+                deltas.sort()
+                nftDelta = fmt(deltas[deltas.count / 2])
+                peer.close()
+
+                let ipt = try Scratch("ipt\(n)")
+                defer { ipt.close() }
+                let rules = scratchDir + "/iptables-\(n).rules"
+                try KubeProxyText.iptablesRestore(services: n, endpoints: options.endpoints).write(toFile: rules, atomically: true, encoding: .utf8)
+                // Bounded: iptables-nft needs many minutes at 10k x 10.
+                let limit = 300
+                let took = seconds { _ = try? sh("timeout \(limit) ip netns exec \(ipt.name) iptables-restore --noflush < \(rules)") }
+                iptFull = took >= Double(limit) - 1 ? "> \(limit) s (stopped)" : fmt(took)
+                ipt.close()
+            }
+            let row = "\(n) x \(options.endpoints) | \(fmt(full)) | \(nftFull) | \(iptFull) | \(fmt(median)), \(fmt(worst)) | \(nftDelta)"
+            rows.append(row)
+            emit(row + "   (our chains: \(chains.trimmingCharacters(in: .whitespacesAndNewlines)))")
+        }
+        emit("\nmachine: \(ProcessInfo.processInfo.activeProcessorCount) cpus, load \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")")
+    }
+}

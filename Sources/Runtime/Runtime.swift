@@ -1,2 +1,0 @@
-/// Pod sandboxes and containers behind a CRI-shaped API, supervised by one swiftlet-shim per pod.
-public enum Runtime {}

@@ -1,0 +1,55 @@
+import Glibc
+import LinuxPrimitives
+import ShimProtocol
+
+/// Talks to one pod's shim over its control socket, one connection per request (a connect on
+/// a local socket costs microseconds and keeps no state that a restart could lose).
+struct ShimClient: Sendable {
+    let sandboxDir: String
+
+    struct ShimError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+
+    func call(_ op: ShimProtocol.Op, _ fields: [(String, String)] = [], fds: [Int32] = []) throws -> Records {
+        let socket = try UnixSocket.connect(path: ShimProtocol.Paths.socket(sandboxDir))
+        defer { socket.close() }
+        socket.setReceiveTimeout(milliseconds: 30_000)
+        let reply = try socket.call(ShimProtocol.request(op, fields), fds: fds)
+        if let error = reply.string("error") { throw ShimError(message: error) }
+        return reply
+    }
+
+    func isAlive() -> Bool { (try? call(.ping)) != nil }
+
+    /// Starts a shim for `sandboxDir` (whose shim.conf is written) and waits for its report.
+    /// The shim forks away at once, so it is never our child; we reap the intermediate.
+    static func launch(shimPath: String, sandboxDir: String) throws -> pid_t {
+        let pipe = try FileDescriptor.pipe()
+        var options = Subprocess.Options()
+        options.newSession = true
+        options.stdout = pipe.write
+        let intermediate: pid_t
+        do {
+            intermediate = try Subprocess.spawn(shimPath, arguments: [shimPath, sandboxDir], environment: [], options: options)
+        } catch {
+            pipe.read.close()
+            pipe.write.close()
+            throw error
+        }
+        pipe.write.close()
+        defer { pipe.read.close() }
+        var line: [UInt8] = []
+        while !line.contains(0x0A) {
+            let chunk = try pipe.read.read(upTo: 512)
+            if chunk.isEmpty { break }
+            line.append(contentsOf: chunk)
+        }
+        _ = try? Subprocess.wait(intermediate)
+        let text = String(decoding: line, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+        if text.hasPrefix("ok "), let pid = pid_t(text.dropFirst(3)) { return pid }
+        if text.hasPrefix("error ") { throw ShimError(message: "shim: " + String(text.dropFirst(6))) }
+        throw ShimError(message: "shim exited without reporting (\(shimPath))")
+    }
+}

@@ -1,0 +1,94 @@
+import KubeAPI
+
+/// The Services and EndpointSlices the proxier knows, validated, indexed by service, with the
+/// set of services touched since the last sync.
+struct ServiceInventory {
+    struct SliceKey: Hashable { let namespace: String; let name: String }
+
+    private(set) var services: [ServiceName: [ServicePortInfo]] = [:]
+    private(set) var slices: [SliceKey: SliceInfo] = [:]
+    private var slicesByService: [ServiceName: Set<SliceKey>] = [:]
+    var dirty: Set<ServiceName> = []
+
+    /// Records a Service; a malformed one is dropped (as if deleted) and its error returned.
+    /// `changed` says whether anything the proxy uses differs from before.
+    mutating func update(_ service: Service, changed: inout Bool) -> InvalidObjectError? {
+        let name = ServiceName(namespace: service.metadata.namespace ?? "default", name: service.metadata.name ?? "")
+        do {
+            let ports = try ServicePortInfo.ports(of: service)
+            if services[name] != ports { dirty.insert(name); changed = true }
+            services[name] = ports
+            return nil
+        } catch let error as InvalidObjectError {
+            changed = services[name] != nil
+            delete(service: name)
+            return error
+        } catch {
+            changed = services[name] != nil
+            delete(service: name)
+            return InvalidObjectError(kind: "Service", object: name.description, field: "", message: "\(error)")
+        }
+    }
+
+    mutating func delete(service name: ServiceName) {
+        if services.removeValue(forKey: name) != nil { dirty.insert(name) }
+    }
+
+    mutating func update(_ slice: EndpointSlice, changed: inout Bool) -> InvalidObjectError? {
+        let key = SliceKey(namespace: slice.metadata.namespace ?? "default", name: slice.metadata.name ?? "")
+        do {
+            guard let info = try SliceInfo.from(slice) else {
+                changed = slices[key] != nil
+                delete(slice: key)
+                return nil
+            }
+            if slices[key] != info {
+                changed = true
+                if let old = slices[key] { dirty.insert(old.serviceName); slicesByService[old.serviceName]?.remove(key) }
+                slices[key] = info
+                slicesByService[info.serviceName, default: []].insert(key)
+                dirty.insert(info.serviceName)
+            }
+            return nil
+        } catch let error as InvalidObjectError {
+            changed = slices[key] != nil
+            delete(slice: key)
+            return error
+        } catch {
+            changed = slices[key] != nil
+            delete(slice: key)
+            return InvalidObjectError(kind: "EndpointSlice", object: "\(key.namespace)/\(key.name)", field: "", message: "\(error)")
+        }
+    }
+
+    mutating func delete(slice key: SliceKey) {
+        guard let old = slices.removeValue(forKey: key) else { return }
+        slicesByService[old.serviceName]?.remove(key)
+        if slicesByService[old.serviceName]?.isEmpty == true { slicesByService[old.serviceName] = nil }
+        dirty.insert(old.serviceName)
+    }
+
+    var allNames: Set<ServiceName> { Set(services.keys).union(slicesByService.keys) }
+
+    /// Endpoints per family and service port (`name/PROTO`), merged over the service's slices.
+    func endpoints(of name: ServiceName) -> [IPFamily: [String: [EndpointInfo]]] {
+        guard let ports = services[name] else { return [:] }
+        var out: [IPFamily: [String: [EndpointInfo]]] = [:]
+        for key in slicesByService[name] ?? [] {
+            guard let slice = slices[key] else { continue }
+            for port in ports {
+                let eps = slice.endpoints(forPortName: port.portName, proto: port.proto)
+                if !eps.isEmpty { out[slice.family, default: [:]][ServiceRuleBuilder.portKey(port), default: []] += eps }
+            }
+        }
+        // One endpoint per ip:port (several slices may list the same one), in a stable order.
+        for (family, byPort) in out {
+            for (port, eps) in byPort {
+                var seen: [String: EndpointInfo] = [:]
+                for ep in eps where seen[ep.description] == nil || (!seen[ep.description]!.ready && ep.ready) { seen[ep.description] = ep }
+                out[family]?[port] = seen.values.sorted()
+            }
+        }
+        return out
+    }
+}
