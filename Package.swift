@@ -145,6 +145,6 @@ let package = Package(
                                                              .product(name: "Logging", package: "swift-log")]),
         // Boots a pure cgroup v2 Debian VM (Tests/vm) and checks limits, the agent and systemd there.
         .testTarget(name: "VMSlowTests"),
-        .testTarget(name: "APIServerTests", dependencies: ["APIServer"]),
+        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "KubeClient", "KubeAPI"]),
     ]
 )
