@@ -86,7 +86,9 @@ let package = Package(
         .target(name: "ShimProtocol", dependencies: ["LinuxPrimitives"]),
         // kubelet: pod workers, status, volumes, static pods, the kubelet HTTP endpoints.
         .target(name: "Kubelet", dependencies: [
-            "Runtime", "KubeAPI", "LinuxPrimitives",
+            "Runtime", "KubeAPI", "KubeClient", "LinuxPrimitives",
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

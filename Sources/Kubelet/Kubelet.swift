@@ -1,6 +1,8 @@
 import Foundation
 import AsyncHTTPClient
 import Hummingbird
+import HummingbirdTLS
+import KubeClient
 import KubeAPI
 import LinuxPrimitives
 import Logging
@@ -19,12 +21,17 @@ public final class Kubelet: Sendable {
     let syncer: PodSyncer
     let probes: ProbeManager
     let http: HTTPClient
+    let api: KubeletAPIConfig?
+    let services = ServiceDirectory()
+    let statusManager: StatusManager?
     /// Set once the first scan of every source has been applied (then orphans are known).
     let sourcesReady = LockedDictionary<String, Bool>()
     let shuttingDown = LockedDictionary<String, Bool>()
     let heartbeat = LockedDictionary<String, Date>()
 
-    public init(config: KubeletConfig, runtime: RuntimeService, hostIP: String = "", logger: Logger = Logger(label: "swiftlet.kubelet")) {
+    public init(config: KubeletConfig, runtime: RuntimeService, hostIP: String = "", api: KubeletAPIConfig? = nil,
+                logger: Logger = Logger(label: "swiftlet.kubelet")) {
+        self.api = api
         self.config = config
         self.runtime = runtime
         self.logger = logger
@@ -33,8 +40,22 @@ public final class Kubelet: Sendable {
         let workers = self.workers
         let probes = ProbeManager(runner: ProbeRunner(runtime: runtime, http: http), logger: logger) { uid in await workers.wake(uid) }
         self.probes = probes
-        self.syncer = PodSyncer(runtime: runtime, volumes: VolumeManager(rootDir: config.rootDir), config: config,
-                                backoff: RestartBackoff(), hostIP: hostIP, logger: logger, probes: probes)
+        var volumes = VolumeManager(rootDir: config.rootDir)
+        var syncer = PodSyncer(runtime: runtime, volumes: volumes, config: config, backoff: RestartBackoff(), hostIP: hostIP,
+                               logger: logger, probes: probes)
+        if let api {
+            let env = APIEnvSource(client: api.client)
+            volumes.sourcedVolumes = APIVolumeWriter(client: api.client, env: env)
+            syncer = PodSyncer(runtime: runtime, volumes: volumes, config: config, backoff: RestartBackoff(), hostIP: hostIP,
+                               logger: logger, probes: probes)
+            syncer.envSource = env
+            let services = self.services
+            syncer.serviceEnv = { namespace in services.environment(namespace: namespace) }
+            statusManager = StatusManager(client: api.client, logger: logger)
+        } else {
+            statusManager = nil
+        }
+        self.syncer = syncer
     }
 
     /// Routes of the kubelet port(s), for whoever serves HTTP.
@@ -62,8 +83,12 @@ public final class Kubelet: Sendable {
                                       logger: Logger(label: "swiftlet.http"))
                 group.addTask { try await app.run() }
             }
+            if let api {
+                try startAPIMode(api, group: &group, extraRoutes: extraRoutes)
+            }
             group.addTask { await self.watchRuntimeEvents() }
             group.addTask { await self.probes.run() }
+            if api == nil { sourcesReady.set("api", true) }
             if !config.podManifestPath.isEmpty {
                 group.addTask { await self.runStaticSource() }
             } else {
@@ -122,7 +147,7 @@ public final class Kubelet: Sendable {
     /// After the sources have spoken once, pods the runtime runs that nobody wants (their
     /// manifest went away while the agent was down) are terminated.
     func collectOrphans() async {
-        while !Task.isCancelled && sourcesReady.keys().isEmpty {
+        while !Task.isCancelled && sourcesReady.keys().count < 2 {
             try? await Task.sleep(nanoseconds: 50_000_000)
         }
         let known = await workers.knownUIDs()
@@ -133,6 +158,32 @@ public final class Kubelet: Sendable {
             logger.info("pod \(sandbox.config.namespace)/\(sandbox.config.name) is no longer wanted; terminating it")
             await workers.adoptOrphan(sandbox.config.uid, pod: Pod(metadata: meta, spec: spec))
         }
+    }
+
+    /// The API server side: Node + Lease, pods bound here, statuses, services for env vars,
+    /// and the authenticated kubelet port.
+    func startAPIMode(_ api: KubeletAPIConfig, group: inout ThrowingDiscardingTaskGroup<any Error>,
+                      extraRoutes: @Sendable (Router<BasicRequestContext>) -> Void) throws {
+        let reporter = NodeStatusReporter(client: api.client, nodeName: config.nodeName, nodeIP: api.nodeIP, podCIDR: api.podCIDR,
+                                          kubeletPort: api.port, maxPods: api.maxPods, reserved: api.reserved, logger: logger,
+                                          networkReadiness: api.networkReadiness)
+        group.addTask { await reporter.run() }
+        let source = APIPodSource(client: api.client, nodeName: config.nodeName, workers: workers, logger: logger)
+        let ready = sourcesReady
+        group.addTask { await source.run { ready.set("api", true) } }
+        if let statusManager {
+            statuses.observe { pod in statusManager.enqueue(pod) }
+            group.addTask { await statusManager.run() }
+        }
+        let services = self.services
+        let informer = Informer(client: api.client, path: "/api/v1/services", logger: logger)
+        group.addTask { await informer.run { services.apply($0) } }
+        let router = Router()
+        addRoutes(to: router)
+        extraRoutes(router)
+        let app = Application(router: router, server: try .tls(.http1(), tlsConfiguration: api.tls),
+                              configuration: .init(address: .hostname("0.0.0.0", port: api.port)), logger: Logger(label: "swiftlet.kubelet-port"))
+        group.addTask { try await app.run() }
     }
 
     /// Waits (up to 10 s) until every wanted pod has a status, i.e. was synced once.
@@ -151,6 +202,10 @@ public final class Kubelet: Sendable {
             if entry.deleting {
                 logger.info("terminating pod \(entry.pod.metadata.namespace ?? "")/\(entry.pod.metadata.name ?? "") (grace \(entry.gracePeriod)s)")
                 await syncer.terminate(uid: uid, pod: entry.pod, gracePeriodSeconds: entry.gracePeriod)
+                if let api, entry.pod.metadata.annotations?["kubernetes.io/config.source"] == nil,
+                   entry.pod.metadata.deletionTimestamp != nil {
+                    await APIPodSource.confirmDeletion(entry.pod, client: api.client, logger: logger)
+                }
                 if entry.reason == .nodeShutdown {
                     statuses.set(entry.pod, status: Self.shutdownStatus(statuses.pod(uid: uid)?.status))
                 } else {

@@ -101,8 +101,9 @@ actor PodWorkers {
     }
 
     /// Marks the pod for termination (with its grace period unless one is given).
-    func delete(_ uid: String, gracePeriod: Int64? = nil, reason: DeletionReason = .removed) {
+    func delete(_ uid: String, gracePeriod: Int64? = nil, reason: DeletionReason = .removed, pod: Pod? = nil) {
         guard var entry = entries[uid] else { return }
+        if let pod { entry.pod = pod }
         entry.deleting = true
         entry.reason = reason
         if let gracePeriod { entry.gracePeriod = gracePeriod }
