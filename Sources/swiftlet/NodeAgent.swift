@@ -6,7 +6,9 @@ import Images
 import Kubelet
 import Logging
 import Networking
+import KubeClient
 import Runtime
+import ServiceProxy
 import ServiceLifecycle
 import UnixSignals
 
@@ -19,6 +21,12 @@ struct NodeAgent {
     let logger: Logger
     var shutdownGrace: Duration = .seconds(30)
     var shutdownGraceCritical: Duration = .seconds(10)
+    /// API mode: the kubeconfig the node authenticates with (nil: standalone).
+    var kubeconfigPath: String? = nil
+    var kubeletPort = 10250
+    var nodeIP: String? = nil
+    var reserved: [String: Int64] = [:]
+    var maxPods = 110
 
     func run() async throws {
         let store = try ImageStore(rootDir: node.rootDir)
@@ -32,7 +40,23 @@ struct NodeAgent {
         if runtime.hierarchy.isHybrid {
             logger.notice("cgroup v2 is the unified hierarchy of a hybrid host (\(runtime.hierarchy.mountPoint)); controllers there: \(runtime.hierarchy.rootControllers.sorted().joined(separator: " ")). Pods are grouped, but cpu/memory/pids limits are not enforced.")
         }
-        let kubelet = Kubelet(config: kubeletConfig, runtime: runtime, hostIP: HostFacts.nodeIP() ?? "", logger: Logger(label: "swiftlet.kubelet"))
+        let hostIP = nodeIP ?? HostFacts.nodeIP() ?? "127.0.0.1"
+        var api: KubeletAPIConfig? = nil
+        var proxyFeed: ClusterProxyFeed? = nil
+        if let kubeconfigPath {
+            let kubeconfig = try KubeConfig.load(kubeconfigPath)
+            let client = try KubeClient(config: kubeconfig)
+            let tls = try KubeletServingCertificate.tlsConfiguration(rootDir: node.rootDir, nodeName: kubeletConfig.nodeName, nodeIP: hostIP,
+                                                                     clusterCA: kubeconfig.certificateAuthority)
+            api = KubeletAPIConfig(client: client, nodeIP: hostIP, podCIDR: node.podCidr, port: kubeletPort, tls: tls, maxPods: maxPods,
+                                   reserved: reserved, networkReadiness: { await network.readiness() })
+            var proxyConfig = ProxyConfig(nodeName: kubeletConfig.nodeName)
+            proxyConfig.clusterCIDRs = IPPrefix(node.podCidr).map { [$0] } ?? []
+            let proxier = Proxier(config: proxyConfig, backend: try NetlinkProxyBackend(), logger: Logger(label: "swiftlet.proxy"))
+            proxyFeed = ClusterProxyFeed(client: client, proxier: proxier, logger: Logger(label: "swiftlet.proxy"))
+            logger.info("API mode: \(kubeconfig.server) as node \(kubeletConfig.nodeName) (\(hostIP)), kubelet port \(kubeletPort)")
+        }
+        let kubelet = Kubelet(config: kubeletConfig, runtime: runtime, hostIP: hostIP, api: api, logger: Logger(label: "swiftlet.kubelet"))
         var statsConfig = StatsConfiguration()
         statsConfig.housekeepingInterval = try GoDuration.parse(node.housekeepingInterval)
         let stats = try StatsService(source: RuntimeStatsSource(runtime: runtime, nodeName: kubeletConfig.nodeName, rootDir: node.rootDir,
@@ -53,6 +77,7 @@ struct NodeAgent {
                 group.addTask { await systemd.runWatchdog { kubelet.isHealthy() } }
             }
             group.addTask { await watchForShutdown(kubelet) }
+            if let proxyFeed { group.addTask { await proxyFeed.run() } }
             group.addTask {
                 // SIGTERM/SIGINT: say so and leave; pods live on in their shims (KillMode=process).
                 for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
