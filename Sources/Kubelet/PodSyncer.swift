@@ -79,6 +79,11 @@ struct PodSyncer: Sendable {
         }
         guard let sandbox = view.readySandbox else { return next }
         applyProbeResults(pod, uid: uid, sandbox: sandbox, view: view, state: &state)
+        if state.volumePaths != nil {
+            do { try await volumes.refreshSourced(pod, uid: uid) } catch {
+                logger.warning("pod \(podName(pod)): refreshing volumes: \(error)")
+            }
+        }
         if state.volumePaths == nil {
             do { state.volumePaths = try await volumes.setUp(pod, uid: uid) } catch {
                 for c in pod.spec.containers { state.waiting[c.name] = WaitingReason(reason: "ContainerCreating", message: "\(error)") }
