@@ -2,9 +2,24 @@
 # The whole test suite, from a fresh clone: host packages, build, every test (root tests
 # included; run as root). Slow scenarios (VM boots) are suites named `...Slow...`/`VM...` and
 # run here too; `SWIFTLET_SKIP_VM=1` skips the VM ones when iterating locally.
+#
+# The run has a deadline (SWIFTLET_TEST_TIMEOUT seconds, default 2400): a test that hangs, or a
+# crash that leaves children holding swift-test's output pipe, fails the run instead of
+# stalling it. Everything the run started in its process group is killed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+stamp() { echo "== $(date -u +%H:%M:%S) $*"; }
+stamp "host set-up"
 scripts/setup-host.sh
-swift build --build-tests 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' || true
+stamp "build"
+swift build --build-tests 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]|^(Compiling|Building|Write|Emitting|Linking)' || true
 swift build --build-tests >/dev/null
-swift test --skip-build "$@"
+stamp "tests"
+export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=yes,interactive=no,sanitize=no}
+rc=0
+timeout --kill-after=30 "${SWIFTLET_TEST_TIMEOUT:-2400}" swift test --skip-build "$@" || rc=$?
+if ((rc == 124 || rc == 137)); then
+  echo "test run stopped at its deadline (${SWIFTLET_TEST_TIMEOUT:-2400} s): a test hung" >&2
+fi
+stamp "done (exit $rc)"
+exit $rc

@@ -38,12 +38,24 @@ let runtime = try RuntimeService(config: RuntimeConfig(rootDir: rootDir, runDir:
                                  images: ImageStoreProvider(store: store))
 let image = try ImageStoreProvider(store: store).resolve(imageRef)
 
+final class Phases: @unchecked Sendable {
+    var sandbox: [Double] = [], create: [Double] = [], start: [Double] = []
+}
+let phases = Phases()
+
 func startPod(_ i: Int) async throws -> (Double, String, Int32) {
     let t0 = now()
     let sid = try await runtime.runPodSandbox(SandboxConfig(name: "bench-\(i)", namespace: "bench", uid: UUID().uuidString.lowercased()))
+    let ta = now()
     let cid = try runtime.createContainer(sandboxID: sid, ContainerConfig(name: "c", image: imageRef, command: ["sleep", "3600"]))
+    let tb = now()
     try runtime.startContainer(cid)
     let t1 = now()
+    if i >= 0 && i < 1000 {
+        phases.sandbox.append(ta - t0)
+        phases.create.append(tb - ta)
+        phases.start.append(t1 - tb)
+    }
     return (t1 - t0, sid, try runtime.containerStatus(cid).pid)
 }
 
@@ -174,6 +186,9 @@ if let runcPath = ["/usr/sbin/runc", "/usr/bin/runc"].first(where: { FileManager
 }
 
 print("pod start: runtime call -> container process running (busybox sleep)")
+report("  phase: sandbox (shim, namespaces, cgroups)", phases.sandbox)
+report("  phase: create container (image, cgroup, spec)", phases.create)
+report("  phase: start container (clone, mounts, exec)", phases.start)
 report("swiftlet sequential (sandbox + container)", seq)
 report("swiftlet \(parallel) parallel", par)
 print(String(format: "swiftlet %d parallel wall time                  %7.2f ms", parallel, wall))

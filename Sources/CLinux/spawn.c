@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
@@ -365,4 +366,91 @@ pid_t clinux_spawn_exec(int target_pidfd, const struct clinux_container_spec *sp
     if (n == (ssize_t)sizeof(record)) *error = record;
     else { memset(error, 0, sizeof(*error)); error->step = SPAWN_STEP_CLONE; error->err = EIO; }
     return -1;
+}
+
+struct detached_args {
+    const char *path;
+    const char *const *argv;
+    const char *const *envp;
+    int stdout_fd;
+    int devnull;
+};
+
+__attribute__((noreturn, used)) static void detached_child(struct detached_args *a) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setsid();
+    dup2(a->devnull, 0);
+    dup2(a->stdout_fd >= 0 ? a->stdout_fd : a->devnull, 1);
+    dup2(a->devnull, 2);
+    syscall(SYS_close_range, 3, ~0U, 0);
+    execve(a->path, (char *const *)a->argv, (char *const *)a->envp);
+    _exit(127);
+}
+
+#if defined(__x86_64__)
+/// clone3 with vfork semantics (CLONE_VM|CLONE_VFORK) and a stack of its own: the child starts on
+/// that stack and calls detached_child at once, never returning into our frames. glibc offers no
+/// clone3 wrapper that takes a function, and CLONE_INTO_CGROUP exists only in clone3.
+static long clone3_vfork_call(struct clone_args *args, struct detached_args *a) {
+    long ret;
+    register void *arg_r12 __asm__("r12") = a;
+    register void *fn_r13 __asm__("r13") = (void *)detached_child;
+    __asm__ volatile(
+        "syscall\n\t"
+        "test %%rax, %%rax\n\t"
+        "jnz 1f\n\t"
+        "xor %%ebp, %%ebp\n\t"
+        "mov %%r12, %%rdi\n\t"
+        "call *%%r13\n\t"
+        "hlt\n"
+        "1:\n\t"
+        : "=a"(ret)
+        : "a"((long)SYS_clone3), "D"(args), "S"(sizeof(*args)), "r"(arg_r12), "r"(fn_r13)
+        : "rcx", "r11", "memory");
+    return ret;
+}
+#endif
+
+pid_t clinux_spawn_detached(const char *path, const char *const *argv, const char *const *envp, int stdout_fd, int cgroup_fd) {
+    struct detached_args a = {.path = path, .argv = argv, .envp = envp, .stdout_fd = stdout_fd, .devnull = -1};
+    a.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (a.devnull < 0) return -1;
+    struct clone_args args;
+    memset(&args, 0, sizeof(args));
+    /* CLONE_PARENT: the helper is our parent's child, never ours. CLONE_INTO_CGROUP: it starts in
+       its cgroup; moving a running process later costs a cgroup-wide RCU synchronisation
+       (~13 ms measured here). CLONE_VM|CLONE_VFORK: no copy of a big agent's page tables; we wait
+       only until the exec. */
+    args.flags = CLONE_PARENT;
+    args.exit_signal = 0;  /* with CLONE_PARENT the kernel uses the caller's */
+    if (cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)cgroup_fd;
+    }
+    pid_t pid;
+#if defined(__x86_64__)
+    size_t stack_size = 64 * 1024;
+    void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        close(a.devnull);
+        return -1;
+    }
+    args.flags |= CLONE_VM | CLONE_VFORK;
+    args.stack = (uint64_t)(uintptr_t)stack;
+    args.stack_size = stack_size;
+    long r = clone3_vfork_call(&args, &a);
+    int err = r < 0 ? (int)-r : 0;
+    munmap(stack, stack_size);
+    pid = r < 0 ? -1 : (pid_t)r;
+    if (r < 0) errno = err;
+#else
+    pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+    if (pid == 0) detached_child(&a);
+#endif
+    int saved = errno;
+    close(a.devnull);
+    errno = saved;
+    return pid;
 }

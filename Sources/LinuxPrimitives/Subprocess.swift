@@ -65,6 +65,27 @@ public enum Subprocess {
         return pid
     }
 
+    /// Starts a long-lived helper that is NOT our child (its parent becomes ours), in its own
+    /// session and, when given, directly inside `cgroupDir`. Throws EINVAL when we are an init
+    /// process (no parent to hand it to); callers then spawn and let the helper fork away.
+    public static func spawnDetached(_ path: String, arguments: [String], environment: [String], stdout: FileDescriptor?,
+                                     cgroupDir: String? = nil) throws -> pid_t {
+        var cgroupFD: Int32 = -1
+        if let cgroupDir {
+            cgroupFD = try syscall("open(cgroup)", path: cgroupDir) { open(cgroupDir, Int32(CLINUX_O_PATH) | O_DIRECTORY | O_CLOEXEC) }
+        }
+        defer { if cgroupFD >= 0 { close(cgroupFD) } }
+        let pid = withCStrings(arguments) { argv in
+            withCStrings(environment) { envp in
+                clinux_spawn_detached(path, UnsafePointer(argv).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: arguments.count + 1) { $0 },
+                                      UnsafePointer(envp).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: environment.count + 1) { $0 },
+                                      stdout?.rawValue ?? -1, cgroupFD)
+            }
+        }
+        if pid < 0 { throw SystemError.current("clone3(CLONE_PARENT)", path: path) }
+        return pid
+    }
+
     /// Runs to completion, feeding `input` on stdin and collecting stdout and stderr.
     /// Blocks the calling thread: call it from a dedicated thread or a detached context.
     public static func run(_ path: String, arguments: [String], environment: [String], input: [UInt8] = []) throws -> Result {

@@ -105,7 +105,7 @@ public final class RuntimeService: Sendable {
             shimConfig.shmSize = sandboxConfig.ipc == .node ? 0 : 64 * 1024 * 1024
             shimConfig.sysctls = sandboxConfig.sysctls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             try FileSystem.writeAtomically(ShimProtocol.Paths.config(dir), shimConfig.records().encoded())
-            record.shimPID = try ShimClient.launch(shimPath: config.shimPath, sandboxDir: dir)
+            record.shimPID = try ShimClient.launch(shimPath: config.shimPath, sandboxDir: dir, cgroupDir: shimConfig.cgroupDir)
             try StateFiles.save(record, to: dir + "/sandbox.json")
             sandboxes.withLock { $0[id] = record }
             try monitor.watch(sandboxID: id, sandboxDir: dir)

@@ -25,14 +25,22 @@ struct ShimClient: Sendable {
 
     /// Starts a shim for `sandboxDir` (whose shim.conf is written) and waits for its report.
     /// The shim forks away at once, so it is never our child; we reap the intermediate.
-    static func launch(shimPath: String, sandboxDir: String) throws -> pid_t {
+    static func launch(shimPath: String, sandboxDir: String, cgroupDir: String? = nil) throws -> pid_t {
         let pipe = try FileDescriptor.pipe()
-        var options = Subprocess.Options()
-        options.newSession = true
-        options.stdout = pipe.write
-        let intermediate: pid_t
+        // No backtracer start-up in the shim (it reads /proc/self/maps and stats a dozen paths).
+        let environment = ["SWIFT_BACKTRACE=enable=no"]
+        var intermediate: pid_t? = nil
         do {
-            intermediate = try Subprocess.spawn(shimPath, arguments: [shimPath, sandboxDir], environment: [], options: options)
+            do {
+                _ = try Subprocess.spawnDetached(shimPath, arguments: [shimPath, "--no-fork", sandboxDir], environment: environment,
+                                                 stdout: pipe.write, cgroupDir: cgroupDir)
+            } catch let error as SystemError where error.errno == EINVAL {
+                // We are an init process: spawn, and the shim forks itself away from us.
+                var options = Subprocess.Options()
+                options.newSession = true
+                options.stdout = pipe.write
+                intermediate = try Subprocess.spawn(shimPath, arguments: [shimPath, sandboxDir], environment: environment, options: options)
+            }
         } catch {
             pipe.read.close()
             pipe.write.close()
@@ -46,7 +54,7 @@ struct ShimClient: Sendable {
             if chunk.isEmpty { break }
             line.append(contentsOf: chunk)
         }
-        _ = try? Subprocess.wait(intermediate)
+        if let intermediate { _ = try? Subprocess.wait(intermediate) }
         let text = String(decoding: line, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
         if text.hasPrefix("ok "), let pid = pid_t(text.dropFirst(3)) { return pid }
         if text.hasPrefix("error ") { throw ShimError(message: "shim: " + String(text.dropFirst(6))) }

@@ -8,7 +8,9 @@ import ShimProtocol
 enum ShimSetup {
     /// Returns the pid of the pause process when the pod shares one pid namespace.
     static func createSandbox(_ config: ShimConfig, sandboxDir: String) throws -> pid_t? {
-        if !config.cgroupDir.isEmpty {
+        // Normally the agent started us inside our cgroup already (CLONE_INTO_CGROUP); moving a
+        // running process is the slow path (a cgroup-wide RCU synchronisation).
+        if !config.cgroupDir.isEmpty, !config.cgroupDir.hasSuffix(CgroupHierarchy.ownCgroup() ?? "\u{0}") {
             try FileSystem.writeControl(config.cgroupDir + "/cgroup.procs", "0")
         }
         // Last in line for the OOM killer, as containerd's shim is; lowering needs

@@ -20,16 +20,19 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
+// `--no-fork`: the agent started us already detached (CLONE_PARENT, own session, own cgroup).
 let arguments = CommandLine.arguments
-guard arguments.count == 2, arguments[1].hasPrefix("/") else {
-    fail("usage: swiftlet-shim /absolute/sandbox/dir")
+let detached = arguments.count == 3 && arguments[1] == "--no-fork"
+guard let sandboxDir = arguments.last, arguments.count == (detached ? 3 : 2), sandboxDir.hasPrefix("/") else {
+    fail("usage: swiftlet-shim [--no-fork] /absolute/sandbox/dir")
 }
-let sandboxDir = arguments[1]
 _ = clinux_close_range(3, ~0, 0)
 
-let child = fork()
-if child < 0 { fail("\(SystemError.current("fork"))") }
-if child > 0 { _exit(0) }
+if !detached {
+    let child = fork()
+    if child < 0 { fail("\(SystemError.current("fork"))") }
+    if child > 0 { _exit(0) }
+}
 
 signal(SIGPIPE, SIG_IGN)
 var watched: [Int32] = [SIGCHLD, SIGTERM, SIGINT]

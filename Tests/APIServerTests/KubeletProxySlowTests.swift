@@ -100,6 +100,9 @@ struct KubeletProxySlowTests {
             kubelet.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             kubelet.arguments = ["python3", dir + "/kubelet.py", dir + "/kubelet.crt", dir + "/kubelet.key", dir + "/pki/ca.crt",
                                  dir + "/kubelet.port", dir + "/kubelet.log"]
+            // Not our stdout: a child left holding the runner's pipe would stall the whole run.
+            kubelet.standardOutput = FileHandle.nullDevice
+            kubelet.standardError = FileHandle.nullDevice
             try kubelet.run()
             // SIGKILL: the test runner may hand children an ignored SIGTERM.
             defer { kill(kubelet.processIdentifier, SIGKILL); kubelet.waitUntilExit() }

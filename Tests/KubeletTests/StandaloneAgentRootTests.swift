@@ -84,9 +84,19 @@ struct StandaloneAgentRootTests {
             #expect(last["exitCode"] as? Int == 3)
             #expect(h.phase("crash") == "Running")
             let count = crash["restartCount"] as? Int ?? 0
-            try await Task.sleep(nanoseconds: 4_000_000_000)
-            #expect(h.containerStatuses(h.pod("crash") ?? [:])["c"]?["restartCount"] as? Int == count, "no restart inside the back-off")
-            #expect(await h.eventually(15) { (h.containerStatuses(h.pod("crash") ?? [:])["c"]?["restartCount"] as? Int ?? 0) > count })
+            // The next run may start only when the back-off has passed since the crash we saw
+            // (timestamps from the status itself, so a slow machine cannot fake a pass or a fail).
+            let crashedAt = Self.rfc3339(last["finishedAt"])
+            #expect(await h.eventually(25) { (h.containerStatuses(h.pod("crash") ?? [:])["c"]?["restartCount"] as? Int ?? 0) > count })
+            let after = h.containerStatuses(h.pod("crash") ?? [:])["c"] ?? [:]
+            let running = (after["state"] as? [String: Any])?["running"] as? [String: Any]
+            let lastRun = (after["lastState"] as? [String: Any])?["terminated"] as? [String: Any]
+            let restartedAt = Self.rfc3339(running?["startedAt"] ?? lastRun?["startedAt"])
+            if let crashedAt, let restartedAt {
+                #expect(restartedAt.timeIntervalSince(crashedAt) >= 9, "restarted \(restartedAt) after the crash at \(crashedAt): inside the 10 s back-off")
+            } else {
+                Issue.record("no timestamps to check the back-off: \(after)")
+            }
             let previous = String(decoding: h.get("/containerLogs/default/crash/c?previous=true") ?? Data(), as: UTF8.self)
             #expect(previous == "run\n")
         } catch {
@@ -205,3 +215,13 @@ struct StandaloneAgentRootTests {
         await h.tearDown()
     }
 }
+
+
+extension StandaloneAgentRootTests {
+    /// Status timestamps are RFC 3339 with whole seconds, as the API writes them.
+    static func rfc3339(_ value: Any?) -> Date? {
+        guard let text = value as? String else { return nil }
+        return ISO8601DateFormatter().date(from: text)
+    }
+}
+

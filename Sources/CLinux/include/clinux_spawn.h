@@ -80,6 +80,13 @@ pid_t clinux_spawn_container(const struct clinux_container_spec *spec, int *pidf
 /// made a child of the caller (CLONE_PARENT through an intermediate), so the caller reaps it.
 pid_t clinux_spawn_exec(int target_pidfd, const struct clinux_container_spec *spec, int *pidfd_out, struct clinux_spawn_error *error);
 
+/// Starts `path` so that it is NOT the caller's child (CLONE_PARENT: the caller's parent adopts
+/// it), in its own session, inside the cgroup `cgroup_fd` (-1: stay), with `stdout_fd` as its
+/// stdout and /dev/null as stdin and stderr. For the pod shims: they must outlive the agent, and
+/// one clone instead of spawn-then-daemonize saves a fork on every pod start. Returns the pid,
+/// or -1 with errno (EINVAL when the caller is an init process, which cannot use CLONE_PARENT).
+pid_t clinux_spawn_detached(const char *path, const char *const *argv, const char *const *envp, int stdout_fd, int cgroup_fd);
+
 /// The step names used in clinux_spawn_error.step, for messages.
 const char *clinux_spawn_step_name(int step);
 
