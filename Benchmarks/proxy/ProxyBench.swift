@@ -14,6 +14,7 @@ struct Options {
     var endpoints = 10
     var changes = 20
     var skipPeers = false
+    var probe = false
 
     init(_ args: [String]) {
         var i = 1
@@ -23,6 +24,7 @@ struct Options {
             case "--endpoints": i += 1; endpoints = Int(args[i]) ?? 10
             case "--changes": i += 1; changes = Int(args[i]) ?? 20
             case "--skip-peers": skipPeers = true
+            case "--probe": probe = true
             default: break
             }
             i += 1
@@ -103,6 +105,10 @@ struct ProxyBench {
         guard getuid() == 0 else {
             print("proxy-bench needs root (network namespaces, nf_tables)")
             exit(2)
+        }
+        if options.probe {
+            try KernelProbe.run(sizes: options.sizes)
+            return
         }
         let scratchDir = NSTemporaryDirectory() + "proxy-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: scratchDir, withIntermediateDirectories: true)
