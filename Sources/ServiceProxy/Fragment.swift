@@ -37,6 +37,8 @@ struct Fragment: Sendable, Equatable {
     var chains: [ObjectKey: [NFTRule]] = [:]
     var sets: [ObjectKey: NFTSet] = [:]
     var elements: [ElementKey: ElementValue] = [:]
+    /// The shared pick chains its dispatch verdicts go to (created once, kept while in use).
+    var picks: Set<PickChain> = []
 
     var isEmpty: Bool { chains.isEmpty && sets.isEmpty && elements.isEmpty }
 
@@ -44,5 +46,6 @@ struct Fragment: Sendable, Equatable {
         chains.merge(other.chains) { a, _ in a }
         sets.merge(other.sets) { a, _ in a }
         elements.merge(other.elements) { a, _ in a }
+        picks.formUnion(other.picks)
     }
 }

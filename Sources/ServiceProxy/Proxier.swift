@@ -18,6 +18,8 @@ public actor Proxier {
     var inventory = ServiceInventory()
     var applied: [ServiceName: Fragment] = [:]
     var owners = ElementOwners()
+    /// The shared pick chains our tables have.
+    var appliedPicks: Set<PickChain> = []
     var appliedUDP: [ServiceName: [UDPTarget]] = [:]
     var needFullSync = true
     var nodePortAddresses: [IPAddress] = []
@@ -164,6 +166,7 @@ public actor Proxier {
         // a table-sized dictionary per sync): a refused batch forces a full sync, which
         // rebuilds them, so in-place updates never outlive a failure.
         var newOwners = ElementOwners()
+        var newPicks = appliedPicks
         var nodeFragment: Fragment?
         if !config.nodePortsMatchAll {
             let addresses = currentNodePortAddresses()
@@ -189,6 +192,7 @@ public actor Proxier {
                 for (key, value) in fragment.elements { newOwners.set(name, key, value) }
             }
             transaction = SyncPlanner(config: config).fullSync(fragments: newFragments, owners: newOwners)
+            newPicks = Set(newFragments.values.flatMap(\.picks))
             changedNames = Set(applied.keys).union(newFragments.keys)
         } else {
             var changes: [ServiceName: (old: Fragment, new: Fragment)] = [:]
@@ -197,7 +201,7 @@ public actor Proxier {
                 newFragments[name] = new
                 if new != old { changes[name] = (old, new) }
             }
-            transaction = SyncPlanner(config: config).incremental(changes: changes, owners: &owners)
+            transaction = SyncPlanner(config: config).incremental(changes: changes, owners: &owners, picks: &newPicks)
         }
         lastTransactionSize = transaction.count
         if !transaction.isEmpty {
@@ -220,6 +224,7 @@ public actor Proxier {
             appliedUDP[name] = udpTargets(name)
         }
         if wasFull { owners = newOwners }
+        appliedPicks = newPicks
         inventory.dirty = []
         needFullSync = false
         cleanConntrack(old: oldUDP, names: changedNames)

@@ -40,6 +40,7 @@ struct SyncPlanner {
             tx.add(table: table(family))
             BaseRuleset(config: config, family: family).add(to: &tx)
         }
+        addPicks(Set(fragments.values.flatMap(\.picks)), to: &tx)
         let ordered = fragments.keys.sorted()
         for name in ordered { for (_, set) in fragments[name]!.sets.sorted(by: { $0.key < $1.key }) { tx.add(set: set) } }
         for name in ordered { for key in fragments[name]!.chains.keys.sorted() { tx.add(chain: NFTChain(table: table(key.family), name: key.name)) } }
@@ -52,7 +53,8 @@ struct SyncPlanner {
 
     /// The transaction taking `changes` (service -> old and new fragment) from old to new;
     /// updates `owners` to the new claims.
-    func incremental(changes: [ServiceName: (old: Fragment, new: Fragment)], owners: inout ElementOwners) -> NFTTransaction {
+    func incremental(changes: [ServiceName: (old: Fragment, new: Fragment)], owners: inout ElementOwners,
+                     picks: inout Set<PickChain>) -> NFTTransaction {
         var flush: [ObjectKey] = [], deleteChains: [ObjectKey] = [], deleteSets: [ObjectKey] = []
         var addSets: [NFTSet] = [], addChains: [ObjectKey] = [], addRules: [NFTRule] = []
         var touched: [ElementKey: ElementValue?] = [:]  // value before the change
@@ -99,10 +101,23 @@ struct SyncPlanner {
         for key in deleteChains { tx.delete(chain: key.name, in: table(key.family)) }
         for key in deleteSets { tx.delete(set: NFTSetRef(table: table(key.family), name: key.name)) }
         for set in addSets { tx.add(set: set) }
+        // Shared pick chains are only ever added here (an unused one costs nothing and may be
+        // wanted again soon; the next full sync leaves it out).
+        let newPicks = Set(changes.values.flatMap(\.new.picks)).subtracting(picks)
+        addPicks(newPicks, to: &tx)
+        picks.formUnion(newPicks)
         for key in addChains { tx.add(chain: NFTChain(table: table(key.family), name: key.name)) }
         for rule in addRules { tx.add(rule: rule) }
         appendElements(added, into: &tx, add: true)
         return tx
+    }
+
+    private func addPicks(_ picks: Set<PickChain>, to tx: inout NFTTransaction) {
+        for pick in picks.sorted() {
+            let t = table(pick.family)
+            tx.add(chain: NFTChain(table: t, name: pick.name))
+            for expressions in pick.rules(config: config) { tx.add(rule: NFTRule(table: t, chain: pick.name, expressions: expressions)) }
+        }
     }
 
     /// Groups elements by set, one add (or delete) operation per set, in a stable order.
