@@ -15,6 +15,8 @@ struct Options {
     var changes = 20
     var skipPeers = false
     var probe = false
+    var fullRounds = 3
+    var nodes = 100
 
     init(_ args: [String]) {
         var i = 1
@@ -25,6 +27,8 @@ struct Options {
             case "--changes": i += 1; changes = Int(args[i]) ?? 20
             case "--skip-peers": skipPeers = true
             case "--probe": probe = true
+            case "--nodes": i += 1; nodes = Int(args[i]) ?? 100
+            case "--full-rounds": i += 1; fullRounds = Int(args[i]) ?? 3
             default: break
             }
             i += 1
@@ -74,10 +78,15 @@ func service(_ s: Int) throws -> Service {
     return try Manifest.decode(Service.self, json: Data(json.utf8))
 }
 
-func slice(_ s: Int, endpoints: Int, generation: Int = 0) throws -> EndpointSlice {
+/// Endpoints spread over `nodes` nodes as the EndpointSlice controller records them (`nodeName`;
+/// none when 0); the proxier under test runs on `node-0`.
+func slice(_ s: Int, endpoints: Int, generation: Int = 0, nodes: Int = 0) throws -> EndpointSlice {
     var ips = (0..<endpoints).map { KubeProxyText.endpoint(s, $0) }
     if generation > 0 { ips[0] = KubeProxyText.endpoint(s, endpoints, generation: generation) }
-    let eps = ips.map { "{\"addresses\":[\"\($0)\"],\"conditions\":{\"ready\":true}}" }.joined(separator: ",")
+    let eps = ips.enumerated().map { e, ip in
+        let node = nodes > 0 ? ",\"nodeName\":\"node-\((s * 16 + e) % nodes)\"" : ""
+        return "{\"addresses\":[\"\(ip)\"],\"conditions\":{\"ready\":true}\(node)}"
+    }.joined(separator: ",")
     let json = """
     {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"svc\(s)-a","namespace":"ns\(s % 50)",
      "labels":{"kubernetes.io/service-name":"svc\(s)"}},"addressType":"IPv4",
@@ -119,22 +128,38 @@ struct ProxyBench {
             // Swiftlet: the whole pipeline (model -> fragments -> one netlink batch).
             let ns = try Scratch("ours\(n)")
             defer { ns.close() }
-            var config = ProxyConfig(nodeName: "bench")
+            var config = ProxyConfig(nodeName: "node-0")
             config.families = [.ipv4]
             config.clusterCIDRs = [IPPrefix("10.0.0.0/8")!]
-            let proxier = Proxier(config: config, backend: try NetlinkProxyBackend(networkNamespace: ns.path), minSyncPeriod: .zero)
+            let backend = try NetlinkProxyBackend(networkNamespace: ns.path)
+            let proxier = Proxier(config: config, backend: backend, minSyncPeriod: .zero)
             for s in 0..<n {
                 await proxier.update(service: try service(s))
-                await proxier.update(slice: try slice(s, endpoints: options.endpoints))
+                await proxier.update(slice: try slice(s, endpoints: options.endpoints, nodes: options.nodes))
             }
+            // The first full sync creates the table; later ones (a restart, or a resync after a
+            // refused batch) replace it with the same contents in one transaction too.
+            var fulls: [Double] = []
             var start = now()
-            var ok = await proxier.sync()
-            let full = since(start)
-            guard ok else { print("swiftlet full sync failed"); exit(1) }
+            var ok = true
+            for round in 0..<max(1, options.fullRounds) {
+                if round > 0 { await proxier.requestFullSync() }
+                start = now()
+                ok = await proxier.sync()
+                fulls.append(since(start))
+                guard ok else { print("swiftlet full sync failed"); exit(1) }
+                let phases = await proxier.lastSyncPhases
+                let commit = backend.lastCommit
+                emit(String(format: "  swiftlet full sync %d (%@): %.1f ms = plan %.1f + encode %.1f + kernel %.1f + bookkeeping %.1f (%d messages, %.1f MB), load %@",
+                            n, round == 0 ? "first" : "again", fulls.last! * 1000, phases.plan * 1000, (commit?.encodeSeconds ?? 0) * 1000,
+                            (commit?.kernelSeconds ?? 0) * 1000, phases.bookkeeping * 1000, commit?.messages ?? 0,
+                            Double(commit?.bytes ?? 0) / 1e6, loadAverage()))
+            }
+            let full = fulls.first!
             var changes: [Double] = []
             for k in 0..<options.changes {
                 let s = (k * 7919) % n
-                await proxier.update(slice: try slice(s, endpoints: options.endpoints, generation: 1 + k % 2))
+                await proxier.update(slice: try slice(s, endpoints: options.endpoints, generation: 1 + k % 2, nodes: options.nodes))
                 start = now()
                 ok = await proxier.sync()
                 changes.append(since(start))

@@ -96,8 +96,16 @@ struct PickChain: Sendable, Hashable, Comparable {
     }
 
     /// The endpoint map's key for slot `slot` of an entry whose dispatch key is `entryKey`.
-    static func slotKey(_ entryKey: [UInt8], slot: UInt32) -> [UInt8] { entryKey + NFTBytes.u32Host(slot) }
+    static func slotKey(_ entryKey: ElementBytes, slot: UInt32) -> ElementBytes {
+        var key = entryKey
+        key.appendHostU32(slot)
+        return key
+    }
 
     /// The endpoint map's value: `address . port`, the port padded to a register.
-    static func endpointValue(_ ep: EndpointInfo) -> [UInt8] { NFTBytes.concat([ep.ip.bytes, NFTBytes.u16Net(ep.port)]) }
+    static func endpointValue(_ ep: EndpointInfo) -> ElementBytes {
+        var value = ElementBytes(ep.ip.bytes)
+        value.appendPadded(NFTBytes.u16Net(ep.port))
+        return value
+    }
 }

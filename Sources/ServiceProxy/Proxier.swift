@@ -30,6 +30,8 @@ public actor Proxier {
     public private(set) var syncCount = 0
     var loggedRejections: [String: String] = [:]
     public private(set) var lastTransactionSize = 0
+    /// Where the last sync's time went, for benchmarks and debug logs.
+    public private(set) var lastSyncPhases = SyncPhases()
 
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
@@ -184,15 +186,18 @@ public actor Proxier {
         if wasFull {
             var all = inventory.allNames
             if !config.nodePortsMatchAll { all.insert(Self.nodeOwner) }
-            newOwners = ElementOwners()
+            newFragments.reserveCapacity(all.count)
             for name in all {
                 let fragment = build(name)
-                if fragment.isEmpty { continue }
-                newFragments[name] = fragment
-                for (key, value) in fragment.elements { newOwners.set(name, key, value) }
+                if !fragment.isEmpty { newFragments[name] = fragment }
             }
-            transaction = SyncPlanner(config: config).fullSync(fragments: newFragments, owners: newOwners)
-            newPicks = Set(newFragments.values.flatMap(\.picks))
+            newOwners = ElementOwners(capacity: newFragments.values.reduce(0) { $0 + $1.elements.count })
+            newPicks = []
+            for (name, fragment) in newFragments {
+                for (key, value) in fragment.elements { newOwners.set(name, key, value) }
+                newPicks.formUnion(fragment.picks)
+            }
+            transaction = SyncPlanner(config: config).fullSync(fragments: newFragments, owners: newOwners, picks: newPicks)
             changedNames = Set(applied.keys).union(newFragments.keys)
         } else {
             var changes: [ServiceName: (old: Fragment, new: Fragment)] = [:]
@@ -204,6 +209,7 @@ public actor Proxier {
             transaction = SyncPlanner(config: config).incremental(changes: changes, owners: &owners, picks: &newPicks)
         }
         lastTransactionSize = transaction.count
+        let planned = ContinuousClock.now
         if !transaction.isEmpty {
             do {
                 try backend.apply(transaction)
@@ -215,6 +221,7 @@ public actor Proxier {
             }
         }
         // Committed: this is now what the kernel has.
+        let committed = ContinuousClock.now
         var oldUDP: [ServiceName: [UDPTarget]] = [:]
         for name in changedNames { oldUDP[name] = appliedUDP[name] }
         if wasFull { applied = [:]; appliedUDP = [:] }
@@ -232,6 +239,9 @@ public actor Proxier {
         metrics.lastSyncTimestamp = now.timeIntervalSince1970
         for trigger in pendingTriggers { metrics.networkProgrammingDuration.observe(max(0, now.timeIntervalSince(trigger))) }
         pendingTriggers = []
+        let finished = ContinuousClock.now
+        lastSyncPhases = SyncPhases(plan: (planned - clock).seconds, commit: (committed - planned).seconds,
+                                    bookkeeping: (finished - committed).seconds, operations: transaction.count)
         logger.debug("synced \(changedNames.count) services, \(transaction.count) operations\(wasFull ? " (full)" : "") in \(now.timeIntervalSince(started)) s")
         return true
     }
@@ -250,10 +260,19 @@ public actor Proxier {
     func nodeAddressFragment(_ addresses: [IPAddress]) -> Fragment {
         var f = Fragment()
         for ip in addresses where config.families.contains(ip.family) {
-            f.elements[ElementKey(family: ip.family.nft, set: Names.nodePortIPs, key: ip.bytes)] = .member
+            f.add(ip.family.nft, .nodePortIPs, ElementBytes(ip.bytes), .member)
         }
         return f
     }
+}
+
+/// How long each part of a sync took: building the model's fragments and the transaction,
+/// encoding and committing it (the kernel's share included), and recording what was applied.
+public struct SyncPhases: Sendable, Equatable {
+    public var plan: Double = 0
+    public var commit: Double = 0
+    public var bookkeeping: Double = 0
+    public var operations = 0
 }
 
 extension Duration {

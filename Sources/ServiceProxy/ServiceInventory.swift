@@ -81,12 +81,17 @@ struct ServiceInventory {
                 if !eps.isEmpty { out[slice.family, default: [:]][ServiceRuleBuilder.portKey(port), default: []] += eps }
             }
         }
-        // One endpoint per ip:port (several slices may list the same one), in a stable order.
+        // One endpoint per ip:port (several slices may list the same one, a ready copy
+        // winning), in a stable order.
         for (family, byPort) in out {
             for (port, eps) in byPort {
-                var seen: [String: EndpointInfo] = [:]
-                for ep in eps where seen[ep.description] == nil || (!seen[ep.description]!.ready && ep.ready) { seen[ep.description] = ep }
-                out[family]?[port] = seen.values.sorted()
+                var unique: [EndpointInfo] = []
+                unique.reserveCapacity(eps.count)
+                for ep in eps.sorted(by: { ($0.ip, $0.port, $0.ready ? 0 : 1) < ($1.ip, $1.port, $1.ready ? 0 : 1) }) {
+                    if let last = unique.last, last.ip == ep.ip, last.port == ep.port { continue }
+                    unique.append(ep)
+                }
+                out[family]?[port] = unique
             }
         }
         return out

@@ -41,10 +41,8 @@ struct ServiceRuleBuilder {
         let externalFilter: NFTVerdict = sel.hasAny ? .drop : .goto(Names.rejectChain)
         let proto = port.proto.number
 
-        func element(_ set: String, _ key: [UInt8], _ value: ElementValue) {
-            f.elements[ElementKey(family: fam, set: set, key: key)] = value
-        }
-        func threeTuple(_ ip: IPAddress, _ p: UInt16) -> [UInt8] { NFTMatch.addressProtoPortKey(address: ip.bytes, proto: proto, port: p) }
+        func element(_ set: SharedSet, _ key: ElementBytes, _ value: ElementValue) { f.add(fam, set, key, value) }
+        func threeTuple(_ ip: IPAddress, _ p: UInt16) -> ElementBytes { .addressProtoPort(ip.bytes, proto: proto, port: p) }
 
         let targets: Targets
         if port.affinityTimeoutSeconds != nil {
@@ -53,48 +51,55 @@ struct ServiceRuleBuilder {
             targets = sharedTargets(port, family: family, selection: sel, usesExternal: usesExternal, into: &f)
         }
 
-        element(Names.clusterIPs, clusterIP.bytes, .member)
+        element(.clusterIPs, ElementBytes(clusterIP.bytes), .member)
         let clusterKey = threeTuple(clusterIP, port.port)
         if hasInternal {
-            element(Names.serviceIPs, clusterKey, .verdict(.goto(targets.internal)))
+            element(.serviceIPs, clusterKey, .verdict(.goto(targets.internal)))
             if port.affinityTimeoutSeconds == nil {
                 let group = port.internalPolicyLocal ? sel.local : sel.cluster
-                addSlots(Names.serviceEndpoints, entry: clusterKey, group, local: port.internalPolicyLocal, family: fam, into: &f)
+                addSlots(.serviceEndpoints, entry: clusterKey, group, local: port.internalPolicyLocal, family: fam, into: &f)
             }
         } else {
-            element(Names.noEndpointServices, clusterKey, .verdict(internalFilter))
+            element(.noEndpointServices, clusterKey, .verdict(internalFilter))
         }
         let externalIPs = port.externalIPs.filter { $0.family == family }
         let lbIPs = port.loadBalancerIPs.filter { $0.family == family }
         for ip in externalIPs + lbIPs {
             let key = threeTuple(ip, port.port)
             if usesExternal {
-                element(Names.serviceIPs, key, .verdict(.goto(targets.externalAddress)))
-                if port.affinityTimeoutSeconds == nil { addExternalSlots(Names.serviceEndpoints, entry: key, port, sel, family: fam, into: &f) }
+                element(.serviceIPs, key, .verdict(.goto(targets.externalAddress)))
+                if port.affinityTimeoutSeconds == nil { addExternalSlots(.serviceEndpoints, entry: key, port, sel, family: fam, into: &f) }
             }
-            if !hasExternal { element(Names.noEndpointServices, key, .verdict(externalFilter)) }
+            if !hasExternal { element(.noEndpointServices, key, .verdict(externalFilter)) }
         }
         if !lbIPs.isEmpty && !port.loadBalancerSourceRanges.isEmpty {
             // Source ranges: a chain of the service's own (rare, and it never changes with
             // endpoints): return for allowed sources, drop the rest.
             let fwChain = Names.firewallChain(port)
             let ranges = port.loadBalancerSourceRanges.filter { $0.address.family == family }
-            for ip in lbIPs { element(Names.firewallIPs, threeTuple(ip, port.port), .verdict(.goto(fwChain))) }
+            for ip in lbIPs { element(.firewallIPs, threeTuple(ip, port.port), .verdict(.goto(fwChain))) }
             let table = NFTTableRef(family: fam, name: config.tableName)
             f.chains[ObjectKey(family: fam, name: fwChain)] =
                 (ranges.map { NFTMatch.address(.source, inPrefix: $0.address.bytes, length: $0.length) + [.verdict(.return)] } + [[.verdict(.drop)]])
                 .map { NFTRule(table: table, chain: fwChain, expressions: $0) }
         }
         if let nodePort = port.nodePort {
-            let key = NFTMatch.protoPortKey(proto: proto, port: nodePort)
+            let key = ElementBytes.protoPort(proto: proto, port: nodePort)
             if usesExternal {
-                element(Names.serviceNodePorts, key, .verdict(.goto(targets.externalNodePort)))
-                if port.affinityTimeoutSeconds == nil { addExternalSlots(Names.nodePortEndpoints, entry: key, port, sel, family: fam, into: &f) }
+                element(.serviceNodePorts, key, .verdict(.goto(targets.externalNodePort)))
+                if port.affinityTimeoutSeconds == nil { addExternalSlots(.nodePortEndpoints, entry: key, port, sel, family: fam, into: &f) }
             }
-            if !hasExternal { element(Names.noEndpointNodePorts, key, .verdict(externalFilter)) }
+            if !hasExternal { element(.noEndpointNodePorts, key, .verdict(externalFilter)) }
         }
-        // A pod reaching itself through a service is masqueraded (see BaseRuleset).
-        for ep in sel.reachable { element(Names.hairpin, ep.ip.bytes + ep.ip.bytes, .member) }
+        // A pod reaching itself through a service is masqueraded (see BaseRuleset). Only
+        // packets DNATed here can be such a pair, and a pod elsewhere has its own node's proxy
+        // for ClusterIPs: so this node's endpoints (and those of unknown place), plus every
+        // endpoint of a port whose external traffic from pods is sent on unmasqueraded
+        // (externalTrafficPolicy: Local), which a pod elsewhere may reach through this node.
+        let anyEndpoint = usesExternal && port.externalPolicyLocal
+        for ep in sel.reachable where anyEndpoint || ep.nodeName == nil || ep.nodeName == config.nodeName {
+            element(.hairpin, ElementBytes(ep.ip.bytes + ep.ip.bytes), .member)
+        }
     }
 
     /// The shared pick chains of an ordinary port, recorded in the fragment.
@@ -116,16 +121,16 @@ struct ServiceRuleBuilder {
     }
 
     /// One map element per endpoint: `ENTRY . slot : address . port`.
-    private func addSlots(_ map: String, entry: [UInt8], _ group: [EndpointInfo], local: Bool, family: NFTFamily, into f: inout Fragment) {
+    private func addSlots(_ map: SharedSet, entry: ElementBytes, _ group: [EndpointInfo], local: Bool, family: NFTFamily, into f: inout Fragment) {
         let base = local ? PickChain.localSlotOffset : 0
         for (i, ep) in group.enumerated() {
-            f.elements[ElementKey(family: family, set: map, key: PickChain.slotKey(entry, slot: base + UInt32(i)))] = .data(PickChain.endpointValue(ep))
+            f.add(family, map, PickChain.slotKey(entry, slot: base + UInt32(i)), .data(PickChain.endpointValue(ep)))
         }
     }
 
     /// External entries may use every endpoint (traffic from pods and the node) and, under a
     /// Local policy, this node's endpoints for everyone else.
-    private func addExternalSlots(_ map: String, entry: [UInt8], _ port: ServicePortInfo, _ sel: EndpointSelection, family: NFTFamily,
+    private func addExternalSlots(_ map: SharedSet, entry: ElementBytes, _ port: ServicePortInfo, _ sel: EndpointSelection, family: NFTFamily,
                                   into f: inout Fragment) {
         addSlots(map, entry: entry, sel.cluster, local: false, family: family, into: &f)
         if port.externalPolicyLocal { addSlots(map, entry: entry, sel.local, local: true, family: family, into: &f) }
