@@ -106,18 +106,56 @@ struct ElementKey: Sendable, Hashable {
     let key: ElementBytes
 }
 
-/// What an element holds: plain membership, a verdict, or data.
+/// One endpoint of a dispatch entry: `ENTRY . slot : address . port` in the endpoint map.
+struct EndpointSlot: Sendable, Hashable {
+    let slot: UInt32
+    let endpoint: ElementBytes
+}
+
+/// What an element holds: plain membership, a verdict, or data; or a dispatch entry, whose
+/// verdict goes in the dispatch map and whose endpoints go in the endpoint map under the same
+/// key plus their slot. Entry and slots are claimed (and won) together, so the slots in the
+/// kernel always belong to the service the entry dispatches for.
 enum ElementValue: Sendable, Hashable {
     case member
     case verdict(NFTVerdict)
     case data(ElementBytes)
+    case dispatch(NFTVerdict, slots: [EndpointSlot])
 
     var nft: NFTSetElement.Value? {
         switch self {
         case .member: return nil
-        case .verdict(let v): return .verdict(v)
+        case .verdict(let v), .dispatch(let v, _): return .verdict(v)
         case .data(let d): return .data(d.array)
         }
+    }
+}
+
+extension SharedSet {
+    /// Where the endpoint slots of this dispatch map's entries live.
+    var endpointMap: SharedSet? {
+        switch self {
+        case .serviceIPs: return .serviceEndpoints
+        case .serviceNodePorts: return .nodePortEndpoints
+        default: return nil
+        }
+    }
+}
+
+extension ElementKey {
+    /// The kernel elements behind one claimed element: itself, and for a dispatch entry its
+    /// endpoint slots.
+    func expand(_ value: ElementValue, _ emit: (ElementKey, ElementValue) -> Void) {
+        guard case .dispatch(let verdict, let slots) = value, let map = set.endpointMap else {
+            emit(self, value)
+            return
+        }
+        emit(self, .verdict(verdict))
+        for slot in slots { emit(ElementKey(family: family, set: map, key: PickChain.slotKey(key, slot: slot.slot)), .data(slot.endpoint)) }
+    }
+
+    func expand(_ value: ElementValue, into out: inout [ElementKey: ElementValue]) {
+        expand(value) { out[$0] = $1 }
     }
 }
 

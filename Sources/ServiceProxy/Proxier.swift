@@ -184,13 +184,12 @@ public actor Proxier {
             return builder.fragment(ports: ports, endpoints: inventory.endpoints(of: name))
         }
         if wasFull {
-            var all = inventory.allNames
-            if !config.nodePortsMatchAll { all.insert(Self.nodeOwner) }
-            newFragments.reserveCapacity(all.count)
-            for name in all {
-                let fragment = build(name)
+            newFragments.reserveCapacity(inventory.services.count + 1)
+            for (name, ports) in inventory.services {
+                let fragment = builder.fragment(ports: ports, endpoints: inventory.endpoints(of: name))
                 if !fragment.isEmpty { newFragments[name] = fragment }
             }
+            if !config.nodePortsMatchAll, let node = nodeFragment, !node.isEmpty { newFragments[Self.nodeOwner] = node }
             newOwners = ElementOwners(capacity: newFragments.values.reduce(0) { $0 + $1.elements.count })
             newPicks = []
             for (name, fragment) in newFragments {
@@ -198,7 +197,6 @@ public actor Proxier {
                 newPicks.formUnion(fragment.picks)
             }
             transaction = SyncPlanner(config: config).fullSync(fragments: newFragments, owners: newOwners, picks: newPicks)
-            changedNames = Set(applied.keys).union(newFragments.keys)
         } else {
             var changes: [ServiceName: (old: Fragment, new: Fragment)] = [:]
             for name in changedNames {
@@ -223,14 +221,22 @@ public actor Proxier {
         // Committed: this is now what the kernel has.
         let committed = ContinuousClock.now
         var oldUDP: [ServiceName: [UDPTarget]] = [:]
-        for name in changedNames { oldUDP[name] = appliedUDP[name] }
-        if wasFull { applied = [:]; appliedUDP = [:] }
-        for name in changedNames {
-            let fragment = newFragments[name] ?? Fragment()
-            if fragment.isEmpty { applied[name] = nil } else { applied[name] = fragment }
-            appliedUDP[name] = udpTargets(name)
+        if wasFull {
+            oldUDP = appliedUDP
+            applied = newFragments
+            owners = newOwners
+            appliedUDP = [:]
+            for (name, ports) in inventory.services where ports.contains(where: { $0.proto == .udp }) { appliedUDP[name] = udpTargets(name) }
+            changedNames = Set(oldUDP.keys).union(appliedUDP.keys)
+        } else {
+            for name in changedNames {
+                oldUDP[name] = appliedUDP[name]
+                let fragment = newFragments[name] ?? Fragment()
+                applied[name] = fragment.isEmpty ? nil : fragment
+                let udp = udpTargets(name)
+                appliedUDP[name] = udp.isEmpty ? nil : udp
+            }
         }
-        if wasFull { owners = newOwners }
         appliedPicks = newPicks
         inventory.dirty = []
         needFullSync = false
@@ -242,7 +248,7 @@ public actor Proxier {
         let finished = ContinuousClock.now
         lastSyncPhases = SyncPhases(plan: (planned - clock).seconds, commit: (committed - planned).seconds,
                                     bookkeeping: (finished - committed).seconds, operations: transaction.count)
-        logger.debug("synced \(changedNames.count) services, \(transaction.count) operations\(wasFull ? " (full)" : "") in \(now.timeIntervalSince(started)) s")
+        logger.debug("synced \(wasFull ? newFragments.count : changedNames.count) services, \(transaction.count) operations\(wasFull ? " (full)" : "") in \(now.timeIntervalSince(started)) s")
         return true
     }
 

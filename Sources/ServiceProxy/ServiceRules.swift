@@ -10,7 +10,7 @@ import LinuxNetlink
 struct ServiceRuleBuilder {
     let config: ProxyConfig
 
-    func fragment(ports: [ServicePortInfo], endpoints: [IPFamily: [String: [EndpointInfo]]]) -> Fragment {
+    func fragment(ports: [ServicePortInfo], endpoints: [IPFamily: [PortKey: [EndpointInfo]]]) -> Fragment {
         var fragment = Fragment()
         for port in ports {
             for family in config.families {
@@ -22,7 +22,7 @@ struct ServiceRuleBuilder {
         return fragment
     }
 
-    static func portKey(_ port: ServicePortInfo) -> String { "\(port.portName)/\(port.proto.rawValue)" }
+    static func portKey(_ port: ServicePortInfo) -> PortKey { PortKey(name: port.portName, proto: port.proto) }
 
     /// Where a port's traffic goes once it has been decided that it has somewhere to go.
     struct Targets {
@@ -53,12 +53,10 @@ struct ServiceRuleBuilder {
 
         element(.clusterIPs, ElementBytes(clusterIP.bytes), .member)
         let clusterKey = threeTuple(clusterIP, port.port)
+        let sticky = port.affinityTimeoutSeconds != nil
         if hasInternal {
-            element(.serviceIPs, clusterKey, .verdict(.goto(targets.internal)))
-            if port.affinityTimeoutSeconds == nil {
-                let group = port.internalPolicyLocal ? sel.local : sel.cluster
-                addSlots(.serviceEndpoints, entry: clusterKey, group, local: port.internalPolicyLocal, family: fam, into: &f)
-            }
+            let slots = sticky ? [] : Self.slots(port.internalPolicyLocal ? sel.local : sel.cluster, local: port.internalPolicyLocal)
+            element(.serviceIPs, clusterKey, .dispatch(.goto(targets.internal), slots: slots))
         } else {
             element(.noEndpointServices, clusterKey, .verdict(internalFilter))
         }
@@ -66,10 +64,7 @@ struct ServiceRuleBuilder {
         let lbIPs = port.loadBalancerIPs.filter { $0.family == family }
         for ip in externalIPs + lbIPs {
             let key = threeTuple(ip, port.port)
-            if usesExternal {
-                element(.serviceIPs, key, .verdict(.goto(targets.externalAddress)))
-                if port.affinityTimeoutSeconds == nil { addExternalSlots(.serviceEndpoints, entry: key, port, sel, family: fam, into: &f) }
-            }
+            if usesExternal { element(.serviceIPs, key, .dispatch(.goto(targets.externalAddress), slots: sticky ? [] : externalSlots(port, sel))) }
             if !hasExternal { element(.noEndpointServices, key, .verdict(externalFilter)) }
         }
         if !lbIPs.isEmpty && !port.loadBalancerSourceRanges.isEmpty {
@@ -85,10 +80,7 @@ struct ServiceRuleBuilder {
         }
         if let nodePort = port.nodePort {
             let key = ElementBytes.protoPort(proto: proto, port: nodePort)
-            if usesExternal {
-                element(.serviceNodePorts, key, .verdict(.goto(targets.externalNodePort)))
-                if port.affinityTimeoutSeconds == nil { addExternalSlots(.nodePortEndpoints, entry: key, port, sel, family: fam, into: &f) }
-            }
+            if usesExternal { element(.serviceNodePorts, key, .dispatch(.goto(targets.externalNodePort), slots: sticky ? [] : externalSlots(port, sel))) }
             if !hasExternal { element(.noEndpointNodePorts, key, .verdict(externalFilter)) }
         }
         // A pod reaching itself through a service is masqueraded (see BaseRuleset). Only
@@ -96,9 +88,12 @@ struct ServiceRuleBuilder {
         // for ClusterIPs: so this node's endpoints (and those of unknown place), plus every
         // endpoint of a port whose external traffic from pods is sent on unmasqueraded
         // (externalTrafficPolicy: Local), which a pod elsewhere may reach through this node.
+        // (A pair listed twice, from both groups, is one element: claims are per key.)
         let anyEndpoint = usesExternal && port.externalPolicyLocal
-        for ep in sel.reachable where anyEndpoint || ep.nodeName == nil || ep.nodeName == config.nodeName {
-            element(.hairpin, ElementBytes(ep.ip.bytes + ep.ip.bytes), .member)
+        for ep in sel.cluster + sel.local where anyEndpoint || ep.nodeName == nil || ep.nodeName == config.nodeName {
+            var pair = ElementBytes(ep.ip.bytes)
+            pair.append(ep.ip.bytes)
+            element(.hairpin, pair, .member)
         }
     }
 
@@ -120,19 +115,16 @@ struct ServiceRuleBuilder {
         return Targets(internal: internalPick.name, externalAddress: addressPick.name, externalNodePort: nodePortPick.name)
     }
 
-    /// One map element per endpoint: `ENTRY . slot : address . port`.
-    private func addSlots(_ map: SharedSet, entry: ElementBytes, _ group: [EndpointInfo], local: Bool, family: NFTFamily, into f: inout Fragment) {
+    /// The endpoints of a group in their slots (`numgen` picks a slot); local endpoints
+    /// from `PickChain.localSlotOffset` on.
+    static func slots(_ group: [EndpointInfo], local: Bool) -> [EndpointSlot] {
         let base = local ? PickChain.localSlotOffset : 0
-        for (i, ep) in group.enumerated() {
-            f.add(family, map, PickChain.slotKey(entry, slot: base + UInt32(i)), .data(PickChain.endpointValue(ep)))
-        }
+        return group.enumerated().map { EndpointSlot(slot: base + UInt32($0.offset), endpoint: PickChain.endpointValue($0.element)) }
     }
 
     /// External entries may use every endpoint (traffic from pods and the node) and, under a
     /// Local policy, this node's endpoints for everyone else.
-    private func addExternalSlots(_ map: SharedSet, entry: ElementBytes, _ port: ServicePortInfo, _ sel: EndpointSelection, family: NFTFamily,
-                                  into f: inout Fragment) {
-        addSlots(map, entry: entry, sel.cluster, local: false, family: family, into: &f)
-        if port.externalPolicyLocal { addSlots(map, entry: entry, sel.local, local: true, family: family, into: &f) }
+    private func externalSlots(_ port: ServicePortInfo, _ sel: EndpointSelection) -> [EndpointSlot] {
+        Self.slots(sel.cluster, local: false) + (port.externalPolicyLocal ? Self.slots(sel.local, local: true) : [])
     }
 }

@@ -49,8 +49,20 @@ struct ElementOwners: Sendable {
         }
     }
 
-    /// Every element with its effective value.
-    var all: [(ElementKey, ElementValue)] { claims.compactMap { k, c in c.effective.map { (k, $0) } } }
+    /// Every kernel element with its effective value (dispatch entries expanded).
+    /// (Keys are distinct: slot keys extend distinct dispatch keys of their own maps.)
+    var all: [(key: ElementKey, value: ElementValue)] {
+        var out: [(key: ElementKey, value: ElementValue)] = []
+        out.reserveCapacity(claims.count * 2)
+        for (key, claim) in claims { if let value = claim.effective { key.expand(value) { out.append(($0, $1)) } } }
+        return out
+    }
+}
+
+/// A shared set of one family's table.
+private struct ElementGroup: Hashable, Comparable {
+    let family: NFTFamily, set: SharedSet
+    static func < (a: ElementGroup, b: ElementGroup) -> Bool { (a.family.rawValue, a.set) < (b.family.rawValue, b.set) }
 }
 
 /// Turns "this is what we have, this is what we want" into one ordered transaction: first
@@ -78,7 +90,12 @@ struct SyncPlanner {
         for name in own {
             for (_, rules) in fragments[name]!.chains.sorted(by: { $0.key < $1.key }) { for rule in rules { tx.add(rule: rule) } }
         }
-        appendElements(owners.all, into: &tx, add: true, sorted: false)
+        var bySet: [ElementGroup: [NFTSetElement]] = [:]
+        for (key, claim) in owners.claims {
+            guard let value = claim.effective else { continue }
+            key.expand(value) { k, v in bySet[ElementGroup(family: k.family, set: k.set), default: []].append(NFTSetElement(key: k.key.array, value: v.nft)) }
+        }
+        for group in bySet.keys.sorted() { tx.add(elements: bySet[group]!, to: NFTSetRef(table: table(group.family), name: group.set.name)) }
         return tx
     }
 
@@ -119,12 +136,15 @@ struct SyncPlanner {
                 owners.set(name, key, newElements[key])
             }
         }
-        var removed: [(ElementKey, ElementValue)] = [], added: [(ElementKey, ElementValue)] = []
+        var removed: [(key: ElementKey, value: ElementValue)] = [], added: [(key: ElementKey, value: ElementValue)] = []
         for (key, before) in touched {
             let after = owners.effective(key)
             if before == after { continue }
-            if let before { removed.append((key, before)) }
-            if let after { added.append((key, after)) }
+            var old: [ElementKey: ElementValue] = [:], new: [ElementKey: ElementValue] = [:]
+            if let before { key.expand(before, into: &old) }
+            if let after { key.expand(after, into: &new) }
+            for (k, v) in old where new[k] != v { removed.append((k, v)) }
+            for (k, v) in new where old[k] != v { added.append((k, v)) }
         }
 
         var tx = NFTTransaction()
@@ -154,14 +174,11 @@ struct SyncPlanner {
 
     /// Groups elements by set, one add (or delete) operation per set; `sorted` orders each
     /// list by key (small incremental lists, for stable logs and tests).
-    private func appendElements(_ elements: [(ElementKey, ElementValue)], into tx: inout NFTTransaction, add: Bool, sorted: Bool) {
-        struct Group: Hashable, Comparable {
-            let family: NFTFamily, set: SharedSet
-            static func < (a: Group, b: Group) -> Bool { (a.family.rawValue, a.set) < (b.family.rawValue, b.set) }
-        }
-        var bySet: [Group: [NFTSetElement]] = [:]
+    private func appendElements<S: Sequence>(_ elements: S, into tx: inout NFTTransaction, add: Bool, sorted: Bool)
+    where S.Element == (key: ElementKey, value: ElementValue) {
+        var bySet: [ElementGroup: [NFTSetElement]] = [:]
         for (key, value) in elements {
-            bySet[Group(family: key.family, set: key.set), default: []].append(NFTSetElement(key: key.key.array, value: add ? value.nft : nil))
+            bySet[ElementGroup(family: key.family, set: key.set), default: []].append(NFTSetElement(key: key.key.array, value: add ? value.nft : nil))
         }
         for set in bySet.keys.sorted() {
             let ref = NFTSetRef(table: table(set.family), name: set.set.name)
