@@ -123,7 +123,8 @@ struct ProxyBench {
         try FileManager.default.createDirectory(atPath: scratchDir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratchDir) }
         var rows: [String] = []
-        emit("services x endpoints | swiftlet full sync | nft -f full | iptables-restore full | swiftlet 1-svc change (median, max) | nft -f 1-svc delta")
+        emit("services x endpoints | full sync: swiftlet | nft -f | iptables-restore | endpoint replaced: swiftlet (median, max) | nft -f delta"
+             + " | service added: swiftlet (median, max) | nft -f delta | endpoint added: swiftlet (median, max)")
         for n in options.sizes {
             // Swiftlet: the whole pipeline (model -> fragments -> one netlink batch).
             let ns = try Scratch("ours\(n)")
@@ -165,12 +166,35 @@ struct ProxyBench {
                 changes.append(since(start))
                 guard ok else { print("swiftlet change sync failed"); exit(1) }
             }
-            changes.sort()
-            let median = changes[changes.count / 2], worst = changes.last ?? 0
+            // A new service (dispatch entry, slots, ClusterIP): a verdict element, so the kernel
+            // re-validates the dispatch map (a walk over its elements, no chains).
+            var adds: [Double] = []
+            for k in 0..<max(1, options.changes / 2) {
+                await proxier.update(service: try service(n + k))
+                await proxier.update(slice: try slice(n + k, endpoints: options.endpoints, nodes: options.nodes))
+                start = now()
+                ok = await proxier.sync()
+                adds.append(since(start))
+                guard ok else { print("swiftlet add sync failed"); exit(1) }
+            }
+            // One more endpoint: the dispatch verdict moves to the next pick chain (made by the
+            // first such change).
+            var grows: [Double] = []
+            for k in 0..<max(1, options.changes / 2) {
+                await proxier.update(slice: try slice((k * 7919 + 13) % n, endpoints: options.endpoints + 1, nodes: options.nodes))
+                start = now()
+                ok = await proxier.sync()
+                grows.append(since(start))
+                guard ok else { print("swiftlet scale sync failed"); exit(1) }
+            }
+            func spread(_ xs: [Double]) -> String {
+                let sorted = xs.sorted()
+                return "\(fmt(sorted[sorted.count / 2])), \(fmt(sorted.last ?? 0))"
+            }
             let chains = (try? sh("ip netns exec \(ns.name) nft list table ip swiftlet-proxy | grep -c '^\\s*chain '")) ?? "?"
             ns.close()
 
-            var nftFull = "skipped", iptFull = "skipped", nftDelta = "skipped"
+            var nftFull = "skipped", iptFull = "skipped", nftDelta = "skipped", nftAdd = "skipped"
             if !options.skipPeers {
                 let peer = try Scratch("nft\(n)")
                 defer { peer.close() }
@@ -185,6 +209,13 @@ struct ProxyBench {
                 }
                 deltas.sort()
                 nftDelta = fmt(deltas[deltas.count / 2])
+                var added: [Double] = []
+                for k in 0..<3 {
+                    let delta = scratchDir + "/add-\(k).nft"
+                    try KubeProxyText.oneServiceAdd(n + k, endpoints: options.endpoints).write(toFile: delta, atomically: true, encoding: .utf8)
+                    added.append(try seconds { _ = try sh("ip netns exec \(peer.name) nft -f \(delta)") })
+                }
+                nftAdd = fmt(added.sorted()[1])
                 peer.close()
 
                 let ipt = try Scratch("ipt\(n)")
@@ -197,9 +228,9 @@ struct ProxyBench {
                 iptFull = took >= Double(limit) - 1 ? "> \(limit) s (stopped)" : fmt(took)
                 ipt.close()
             }
-            let row = "\(n) x \(options.endpoints) | \(fmt(full)) | \(nftFull) | \(iptFull) | \(fmt(median)), \(fmt(worst)) | \(nftDelta)"
+            let row = "\(n) x \(options.endpoints) | \(fmt(full)) | \(nftFull) | \(iptFull) | \(spread(changes)) | \(nftDelta) | \(spread(adds)) | \(nftAdd) | \(spread(grows))"
             rows.append(row)
-            emit(row + "   (our chains: \(chains.trimmingCharacters(in: .whitespacesAndNewlines)))")
+            emit(row + "   (our chains: \(chains.trimmingCharacters(in: .whitespacesAndNewlines)); load \(loadAverage()))")
         }
         emit("\nmachine: \(ProcessInfo.processInfo.activeProcessorCount) cpus, load \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")")
     }

@@ -50,6 +50,14 @@ struct PickChain: Sendable, Hashable, Comparable {
 
     var endpointMap: String { entry == .address ? Names.serviceEndpoints : Names.nodePortEndpoints }
 
+    /// Made by every full sync whether used or not: a chain added later binds the endpoint
+    /// map, and the kernel then checks every element already in it (milliseconds with 100k
+    /// endpoints); made before the elements, it costs nothing. These are the shapes most
+    /// services take (ClusterIP traffic, up to 16 endpoints); rarer ones pay once, on first use.
+    static func prepared(families: [IPFamily]) -> Set<PickChain> {
+        Set(families.flatMap { family in (1...16).map { PickChain(family: family.nft, entry: .address, path: .internal(count: $0, local: false)) } })
+    }
+
     static func < (a: PickChain, b: PickChain) -> Bool {
         (a.family.rawValue, a.name) < (b.family.rawValue, b.name)
     }

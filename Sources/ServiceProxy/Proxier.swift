@@ -191,7 +191,7 @@ public actor Proxier {
             }
             if !config.nodePortsMatchAll, let node = nodeFragment, !node.isEmpty { newFragments[Self.nodeOwner] = node }
             newOwners = ElementOwners(capacity: newFragments.values.reduce(0) { $0 + $1.elements.count })
-            newPicks = []
+            newPicks = PickChain.prepared(families: config.families)
             for (name, fragment) in newFragments {
                 for (key, value) in fragment.elements { newOwners.set(name, key, value) }
                 newPicks.formUnion(fragment.picks)

@@ -58,20 +58,25 @@ import Testing
             #expect(replaced.elementCount == 4, "\(replaced.operations)")
             #expect(replaced.elements(in: "service-endpoints").map(\.key) == [[10, 96, 0, 8, 6, 0, 0, 0, 0, 80, 0, 0, 1, 0, 0, 0],
                                                                              [10, 96, 0, 8, 6, 0, 0, 0, 0, 80, 0, 0, 1, 0, 0, 0]])
-            // A third endpoint: a new slot, the dispatch verdict moves to the shared
-            // three-endpoint chain, made once for everyone.
+            // A third endpoint: a new slot, and the dispatch verdict moves to the shared
+            // three-endpoint chain (made by the full sync, as for every count up to 16).
             await p.update(slice: Fixtures.slice("svc7", Fixtures.ready("10.1.0.8", "10.2.9.8", "10.3.0.8")))
             #expect(await p.sync())
             let grown = try #require(backend.last)
             #expect(backend.transactions.count == 3)
             #expect(!grown.touchedNames.contains { $0.contains("/") })
             #expect(grown.elements(in: "service-ips").map(\.value) == [nil, .verdict(.goto("service-pick-3"))])
-            #expect(grown.rules.map(\.chain) == ["service-pick-3"])
+            #expect(grown.rules.isEmpty)
             #expect(grown.elementCount == 4)  // dispatch delete + add, the new slot, its hairpin pair
             sizes.append(grown.count + replaced.count)
-            await p.update(slice: Fixtures.slice("svc8", Fixtures.ready("10.1.0.9", "10.2.0.9", "10.3.0.9")))
+            // Seventeen endpoints: a shape not prepared; its chain is made once, for everyone.
+            let many = (1...17).map { "10.7.\($0).1" }
+            await p.update(slice: Fixtures.slice("svc8", many.map { ($0, true, false, nil) }))
             #expect(await p.sync())
-            #expect(backend.last?.rules.isEmpty == true, "the three-endpoint chain exists already")
+            #expect(backend.last?.rules.map(\.chain) == ["service-pick-17"])
+            await p.update(slice: Fixtures.slice("svc9", many.map { ($0, true, false, nil) }))
+            #expect(await p.sync())
+            #expect(backend.last?.rules.isEmpty == true, "the 17-endpoint chain exists already")
         }
         #expect(sizes[0] == sizes[1], "transaction size must not grow with the number of services: \(sizes)")
     }
