@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Swiftlet as systemd services on this host (as root):
-#   binaries  -> $PREFIX/bin (swiftlet) and $PREFIX/libexec/swiftlet (swiftlet-shim, beside a link in bin)
+#   binaries  -> $PREFIX/bin (swiftlet), $PREFIX/libexec/swiftlet (swiftlet-shim, linked from bin), /opt/cni/bin (our CNI plugins)
 #   units     -> /etc/systemd/system (swiftlet-agent.service, swiftlet-apiserver.service)
 #   drop-ins  -> /etc/sysctl.d/90-swiftlet.conf, /etc/tmpfiles.d/swiftlet.conf (applied now)
 #   defaults  -> /etc/default/swiftlet-{agent,apiserver} (arguments; kept if present)
@@ -32,6 +32,7 @@ if ((uninstall)); then
   for u in "${units[@]}"; do rm -f "$ETC/systemd/system/$u"; done
   rm -f "$ETC/sysctl.d/90-swiftlet.conf" "$ETC/tmpfiles.d/swiftlet.conf"
   rm -f "$PREFIX/bin/swiftlet" "$PREFIX/bin/swiftlet-shim"
+  for p in swiftlet-bridge swiftlet-host-local swiftlet-loopback swiftlet-portmap; do rm -f "${CNI_BIN_DIR:-/opt/cni/bin}/$p"; done
   rm -rf "$PREFIX/libexec/swiftlet"
   if have_systemd; then systemctl daemon-reload; fi
   echo "uninstalled (state in /var/lib/swiftlet, /var/lib/swiftlet-apiserver and /var/log/pods kept)"
@@ -41,6 +42,7 @@ fi
 if [[ -z $bin_dir ]]; then
   swift build -c release --product swiftlet >&2
   swift build -c release --product swiftlet-shim >&2
+  for p in swiftlet-bridge swiftlet-host-local swiftlet-loopback swiftlet-portmap; do swift build -c release --product $p >&2; done
   bin_dir=$(swift build -c release --show-bin-path)
 fi
 for b in swiftlet swiftlet-shim; do
@@ -52,6 +54,11 @@ install -m 0755 "$bin_dir/swiftlet" "$PREFIX/bin/swiftlet"
 # The agent starts the shim found beside its own executable; keep a copy there and in libexec.
 install -m 0755 "$bin_dir/swiftlet-shim" "$PREFIX/libexec/swiftlet/swiftlet-shim"
 ln -sf "../libexec/swiftlet/swiftlet-shim" "$PREFIX/bin/swiftlet-shim"
+# Our CNI plugins, where the agent's --cni-bin-dir looks by default (and kubelets' plugins live).
+install -d -m 0755 "${CNI_BIN_DIR:-/opt/cni/bin}"
+for p in swiftlet-bridge swiftlet-host-local swiftlet-loopback swiftlet-portmap; do
+  [[ -x $bin_dir/$p ]] && install -m 0755 "$bin_dir/$p" "${CNI_BIN_DIR:-/opt/cni/bin}/$p"
+done
 
 install -d -m 0755 "$ETC/systemd/system" "$ETC/sysctl.d" "$ETC/tmpfiles.d" "$ETC/default"
 for u in "${units[@]}"; do

@@ -15,3 +15,5 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 || { apt-get update -qq; apt-get install -y -qq "${missing[@]}"; }
 fi
+# The API server tests drive it with the official Python client as well as kubectl.
+python3 -c "import kubernetes" 2>/dev/null || pip install -q kubernetes

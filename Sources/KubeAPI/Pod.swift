@@ -139,6 +139,11 @@ public struct EnvFromSource: Codable, Sendable, Equatable {
 public struct NamedOptional: Codable, Sendable, Equatable {
     public var name: String?
     public var optional: Bool?
+
+    public init(name: String?, optional: Bool?) {
+        self.name = name
+        self.optional = optional
+    }
 }
 
 public struct ResourceRequirements: Codable, Sendable, Equatable {

@@ -1,5 +1,8 @@
 import Foundation
+import AsyncHTTPClient
 import Hummingbird
+import HummingbirdTLS
+import KubeClient
 import KubeAPI
 import LinuxPrimitives
 import Logging
@@ -16,15 +19,43 @@ public final class Kubelet: Sendable {
     let workers = PodWorkers()
     let statuses = PodStatusStore()
     let syncer: PodSyncer
+    let probes: ProbeManager
+    let http: HTTPClient
+    let api: KubeletAPIConfig?
+    let services = ServiceDirectory()
+    let statusManager: StatusManager?
     /// Set once the first scan of every source has been applied (then orphans are known).
-    private let sourcesReady = LockedDictionary<String, Bool>()
+    let sourcesReady = LockedDictionary<String, Bool>()
+    let shuttingDown = LockedDictionary<String, Bool>()
+    let heartbeat = LockedDictionary<String, Date>()
 
-    public init(config: KubeletConfig, runtime: RuntimeService, hostIP: String = "", logger: Logger = Logger(label: "swiftlet.kubelet")) {
+    public init(config: KubeletConfig, runtime: RuntimeService, hostIP: String = "", api: KubeletAPIConfig? = nil,
+                logger: Logger = Logger(label: "swiftlet.kubelet")) {
+        self.api = api
         self.config = config
         self.runtime = runtime
         self.logger = logger
-        self.syncer = PodSyncer(runtime: runtime, volumes: VolumeManager(rootDir: config.rootDir), config: config,
-                                backoff: RestartBackoff(), hostIP: hostIP, logger: logger)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        self.http = http
+        let workers = self.workers
+        let probes = ProbeManager(runner: ProbeRunner(runtime: runtime, http: http), logger: logger) { uid in await workers.wake(uid) }
+        self.probes = probes
+        var volumes = VolumeManager(rootDir: config.rootDir)
+        var syncer = PodSyncer(runtime: runtime, volumes: volumes, config: config, backoff: RestartBackoff(), hostIP: hostIP,
+                               logger: logger, probes: probes)
+        if let api {
+            let env = APIEnvSource(client: api.client)
+            volumes.sourcedVolumes = APIVolumeWriter(client: api.client, env: env)
+            syncer = PodSyncer(runtime: runtime, volumes: volumes, config: config, backoff: RestartBackoff(), hostIP: hostIP,
+                               logger: logger, probes: probes)
+            syncer.envSource = env
+            let services = self.services
+            syncer.serviceEnv = { namespace in services.environment(namespace: namespace) }
+            statusManager = StatusManager(client: api.client, logger: logger)
+        } else {
+            statusManager = nil
+        }
+        self.syncer = syncer
     }
 
     /// Routes of the kubelet port(s), for whoever serves HTTP.
@@ -37,7 +68,10 @@ public final class Kubelet: Sendable {
 
     /// Re-adopts what the runtime has, then runs sources, workers and the event loop.
     /// `extraRoutes` mounts other modules' endpoints (stats) on the same kubelet port.
-    public func run(extraRoutes: @Sendable (Router<BasicRequestContext>) -> Void = { _ in }) async throws {
+    /// `onReady` is called once, after re-adoption and the first sync of every pod the sources
+    /// want (systemd's READY=1 point).
+    public func run(extraRoutes: @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
+                    onReady: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let adopted = await runtime.recover()
         logger.info("re-adopted \(adopted.count) pod sandbox(es)")
         try await withThrowingDiscardingTaskGroup { group in
@@ -49,13 +83,28 @@ public final class Kubelet: Sendable {
                                       logger: Logger(label: "swiftlet.http"))
                 group.addTask { try await app.run() }
             }
+            if let api {
+                try startAPIMode(api, group: &group, extraRoutes: extraRoutes)
+            }
             group.addTask { await self.watchRuntimeEvents() }
+            group.addTask { await self.probes.run() }
+            if api == nil { sourcesReady.set("api", true) }
             if !config.podManifestPath.isEmpty {
                 group.addTask { await self.runStaticSource() }
             } else {
                 sourcesReady.set("file", true)
             }
-            group.addTask { await self.collectOrphans() }
+            group.addTask {
+                await self.collectOrphans()
+                await self.waitForFirstSyncs()
+                onReady(self.statuses.all().count)
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    self.heartbeat.set("tick", Date())
+                    try? await Task.sleep(nanoseconds: 2_000_000_000)
+                }
+            }
             for await uid in workers.startRequests {
                 group.addTask { await self.runWorker(uid) }
             }
@@ -71,7 +120,7 @@ public final class Kubelet: Sendable {
         let stopped = LockedDictionary<String, Bool>()
         source.watch(onChange: { continuation.yield($0) }, stop: { stopped.get("stop") == true })
         await withTaskCancellationHandler {
-            for await pods in changes {
+            for await pods in changes where shuttingDown.get("node") != true {
                 await workers.reconcile(pods, source: "file")
                 sourcesReady.set("file", true)
             }
@@ -98,14 +147,52 @@ public final class Kubelet: Sendable {
     /// After the sources have spoken once, pods the runtime runs that nobody wants (their
     /// manifest went away while the agent was down) are terminated.
     func collectOrphans() async {
-        while !Task.isCancelled && sourcesReady.keys().isEmpty {
+        while !Task.isCancelled && sourcesReady.keys().count < 2 {
             try? await Task.sleep(nanoseconds: 50_000_000)
         }
         let known = await workers.knownUIDs()
         for sandbox in runtime.listPodSandboxes() where !known.contains(sandbox.config.uid) {
             let meta = ObjectMeta(name: sandbox.config.name, namespace: sandbox.config.namespace, uid: sandbox.config.uid)
+            var spec = PodSpec(containers: [])
+            spec.terminationGracePeriodSeconds = sandbox.config.annotations["io.kubernetes.pod.terminationGracePeriod"].flatMap { Int64($0) }
             logger.info("pod \(sandbox.config.namespace)/\(sandbox.config.name) is no longer wanted; terminating it")
-            await workers.adoptOrphan(sandbox.config.uid, pod: Pod(metadata: meta, spec: PodSpec(containers: [])))
+            await workers.adoptOrphan(sandbox.config.uid, pod: Pod(metadata: meta, spec: spec))
+        }
+    }
+
+    /// The API server side: Node + Lease, pods bound here, statuses, services for env vars,
+    /// and the authenticated kubelet port.
+    func startAPIMode(_ api: KubeletAPIConfig, group: inout ThrowingDiscardingTaskGroup<any Error>,
+                      extraRoutes: @Sendable (Router<BasicRequestContext>) -> Void) throws {
+        let reporter = NodeStatusReporter(client: api.client, nodeName: config.nodeName, nodeIP: api.nodeIP, podCIDR: api.podCIDR,
+                                          kubeletPort: api.port, maxPods: api.maxPods, reserved: api.reserved, logger: logger,
+                                          networkReadiness: api.networkReadiness)
+        group.addTask { await reporter.run() }
+        let source = APIPodSource(client: api.client, nodeName: config.nodeName, workers: workers, logger: logger)
+        let ready = sourcesReady
+        group.addTask { await source.run { ready.set("api", true) } }
+        if let statusManager {
+            statuses.observe { pod in statusManager.enqueue(pod) }
+            group.addTask { await statusManager.run() }
+        }
+        let services = self.services
+        let informer = Informer(client: api.client, path: "/api/v1/services", logger: logger)
+        group.addTask { await informer.run { services.apply($0) } }
+        let router = Router()
+        addRoutes(to: router)
+        extraRoutes(router)
+        let app = Application(router: router, server: try .tls(.http1(), tlsConfiguration: api.tls),
+                              configuration: .init(address: .hostname("0.0.0.0", port: api.port)), logger: Logger(label: "swiftlet.kubelet-port"))
+        group.addTask { try await app.run() }
+    }
+
+    /// Waits (up to 10 s) until every wanted pod has a status, i.e. was synced once.
+    func waitForFirstSyncs() async {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let known = await workers.knownUIDs()
+            if known.allSatisfy({ statuses.pod(uid: $0) != nil }) { return }
+            try? await Task.sleep(nanoseconds: 20_000_000)
         }
     }
 
@@ -115,7 +202,15 @@ public final class Kubelet: Sendable {
             if entry.deleting {
                 logger.info("terminating pod \(entry.pod.metadata.namespace ?? "")/\(entry.pod.metadata.name ?? "") (grace \(entry.gracePeriod)s)")
                 await syncer.terminate(uid: uid, pod: entry.pod, gracePeriodSeconds: entry.gracePeriod)
-                statuses.remove(uid)
+                if let api, entry.pod.metadata.annotations?["kubernetes.io/config.source"] == nil,
+                   entry.pod.metadata.deletionTimestamp != nil {
+                    await APIPodSource.confirmDeletion(entry.pod, client: api.client, logger: logger)
+                }
+                if entry.reason == .nodeShutdown {
+                    statuses.set(entry.pod, status: Self.shutdownStatus(statuses.pod(uid: uid)?.status))
+                } else {
+                    statuses.remove(uid)
+                }
                 await workers.finished(uid)
                 return
             }

@@ -95,16 +95,55 @@ extension PodSyncer {
         } catch {
             // The runtime recorded a StartError exit; the restart policy takes it from here.
             logger.warning("pod \(podName(pod)) container \(container.name) failed to start: \(error)")
+            return
         }
+        if let hook = container.lifecycle?.postStart {
+            if case .failure(let why) = await runHook(hook, container: container, containerID: id, podIP: podIP,
+                                                      deadlineSeconds: gracePeriod(pod)) {
+                logger.warning("pod \(podName(pod)) container \(container.name): PostStartHook failed: \(why)")
+                state.waiting[container.name] = WaitingReason(reason: "PostStartHookError", message: why)
+                try? await runtime.stopContainer(id, timeoutSeconds: gracePeriod(pod))
+            }
+        }
+    }
+
+    /// A postStart or preStop handler: exec in the container, HTTP GET, TCP, or sleep.
+    func runHook(_ hook: LifecycleHandler, container: Container, containerID: String, podIP: String,
+                 deadlineSeconds: Int64) async -> ProbeRunner.Outcome {
+        let runner = probes.runner
+        if let exec = hook.exec { return await runner.exec(exec.command ?? [], containerID: containerID, timeoutSeconds: max(1, deadlineSeconds)) }
+        if let get = hook.httpGet, let port = ProbeRunner.port(get.port, in: container) {
+            return await runner.httpGet(get, host: podIP, port: port, timeoutSeconds: max(1, deadlineSeconds))
+        }
+        if let tcp = hook.tcpSocket, let port = ProbeRunner.port(tcp.port, in: container) {
+            return await runner.tcp(host: tcp.host ?? podIP, port: port, timeoutSeconds: max(1, deadlineSeconds))
+        }
+        if let sleep = hook.sleep {
+            try? await Task.sleep(nanoseconds: UInt64(max(0, min(sleep.seconds, deadlineSeconds))) * 1_000_000_000)
+            return .success
+        }
+        return .failure("hook has no handler")
     }
 
     /// Stops every container (all at once, each with the grace period), then removes the
     /// sandboxes, the volumes and the pod's log directory.
     func terminate(uid: String, pod: Pod?, gracePeriodSeconds: Int64) async {
         let view = view(uid: uid)
+        probes.forget(uid: uid)
+        let podIP = view.readySandbox?.network?.ips.first ?? "127.0.0.1"
         await withTaskGroup(of: Void.self) { group in
             for c in view.containers where c.state == .running {
-                group.addTask { try? await runtime.stopContainer(c.record.id, timeoutSeconds: gracePeriodSeconds) }
+                let spec = pod.flatMap { p in ((p.spec.initContainers ?? []) + p.spec.containers).first { $0.name == c.record.config.name } }
+                group.addTask {
+                    var remaining = gracePeriodSeconds
+                    if let spec, let hook = spec.lifecycle?.preStop {
+                        // preStop runs within the grace period; what is left goes to SIGTERM.
+                        let start = Date()
+                        _ = await runHook(hook, container: spec, containerID: c.record.id, podIP: podIP, deadlineSeconds: gracePeriodSeconds)
+                        remaining = max(2, gracePeriodSeconds - Int64(Date().timeIntervalSince(start)))
+                    }
+                    try? await runtime.stopContainer(c.record.id, timeoutSeconds: remaining)
+                }
             }
         }
         for sandbox in view.sandboxes {

@@ -13,6 +13,8 @@ struct PodWorkerState: Sendable {
     var startup: [String: Bool] = [:]
     /// Containers the liveness prober wants restarted.
     var livenessFailed: Set<String> = []
+    /// Why the last sandbox creation failed (shown while it backs off).
+    var sandboxError: String? = nil
 }
 
 /// Brings one pod's runtime state to its spec, the way kubelet's SyncPod does: sandbox first,
@@ -24,6 +26,7 @@ struct PodSyncer: Sendable {
     let backoff: RestartBackoff
     let hostIP: String
     let logger: Logger
+    let probes: ProbeManager
     var envSource: (any EnvSource)? = nil
     var serviceEnv: @Sendable (String) async -> [String] = { _ in [] }
 
@@ -48,10 +51,23 @@ struct PodSyncer: Sendable {
             return next
         }
         if view.readySandbox == nil {
+            // A sandbox that failed to come up is retried with back-off, not on every wake-up.
+            let sandboxKey = uid + "/sandbox"
+            if let until = backoff.notBefore(sandboxKey, finishedAt: .distantPast, ranFor: 0) {
+                for c in (pod.spec.initContainers ?? []) + pod.spec.containers {
+                    state.waiting[c.name] = WaitingReason(reason: "ContainerCreating", message: state.sandboxError ?? "")
+                }
+                state.status = buildStatus(pod, view: view, state: state)
+                return max(0.05, until.timeIntervalSinceNow)
+            }
             do {
                 try await createSandbox(pod, uid: uid, view: view, state: &state)
+                backoff.reset(sandboxKey)
+                state.sandboxError = nil
             } catch {
+                backoff.recordRestart(sandboxKey)
                 let message = "\(error)"
+                state.sandboxError = message
                 logger.warning("pod \(podName(pod)): \(message)")
                 for c in (pod.spec.initContainers ?? []) + pod.spec.containers {
                     state.waiting[c.name] = WaitingReason(reason: "ContainerCreating", message: message)
@@ -62,6 +78,12 @@ struct PodSyncer: Sendable {
             view = self.view(uid: uid)
         }
         guard let sandbox = view.readySandbox else { return next }
+        applyProbeResults(pod, uid: uid, sandbox: sandbox, view: view, state: &state)
+        if state.volumePaths != nil {
+            do { try await volumes.refreshSourced(pod, uid: uid) } catch {
+                logger.warning("pod \(podName(pod)): refreshing volumes: \(error)")
+            }
+        }
         if state.volumePaths == nil {
             do { state.volumePaths = try await volumes.setUp(pod, uid: uid) } catch {
                 for c in pod.spec.containers { state.waiting[c.name] = WaitingReason(reason: "ContainerCreating", message: "\(error)") }
@@ -106,12 +128,38 @@ struct PodSyncer: Sendable {
             }
         }
         let finalView = self.view(uid: uid)
+        let running = finalView.containers.filter { $0.state == .running && $0.record.sandboxID == sandbox.id }
+            .map { (name: $0.record.config.name, containerID: $0.record.id) }
+        probes.update(pod: pod, uid: uid, running: running,
+                      podIP: sandbox.network?.ips.first ?? (pod.spec.hostNetwork == true ? hostIP : "127.0.0.1"))
+        applyProbeResults(pod, uid: uid, sandbox: sandbox, view: finalView, state: &state)
         state.status = buildStatus(pod, view: finalView, state: state)
         if isTerminal(state.status) {
             // A pod that has run to completion gives up its sandbox (network, shim processes).
             for s in finalView.sandboxes where s.state == .ready { try? await runtime.stopPodSandbox(s.id) }
         }
         return next
+    }
+
+    /// Copies the probers' verdicts for the running instances into the worker's state.
+    func applyProbeResults(_ pod: Pod, uid: String, sandbox: SandboxRecord, view: PodRuntimeView, state: inout PodWorkerState) {
+        state.readiness = [:]
+        state.startup = [:]
+        for c in (pod.spec.initContainers ?? []) + pod.spec.containers {
+            guard let instance = view.instances(of: c.name, in: sandbox.id).last, instance.state == .running else { continue }
+            let id = instance.record.id
+            if c.readinessProbe != nil {
+                state.readiness[c.name] = probes.result(uid: uid, container: c.name, containerID: id, kind: .readiness) ?? false
+            }
+            if c.startupProbe != nil {
+                let started = probes.result(uid: uid, container: c.name, containerID: id, kind: .startup)
+                state.startup[c.name] = started == true
+                if started == false { state.livenessFailed.insert(c.name) }
+            }
+            if probes.result(uid: uid, container: c.name, containerID: id, kind: .liveness) == false {
+                state.livenessFailed.insert(c.name)
+            }
+        }
     }
 
     func isTerminal(_ status: PodStatus?) -> Bool { status?.phase == "Succeeded" || status?.phase == "Failed" }
@@ -142,6 +190,9 @@ struct PodSyncer: Sendable {
             ipc: spec.hostIPC == true ? .node : .pod,
             cgroupParent: PodResources.cgroupParent(pod, uid: uid))
         sandboxConfig.labels["io.kubernetes.pod.uid"] = uid
+        // Read back when the pod's spec is gone (an orphan found after a restart): how long its
+        // containers get to stop.
+        sandboxConfig.annotations["io.kubernetes.pod.terminationGracePeriod"] = String(gracePeriod(pod))
         sandboxConfig.portMappings = spec.containers.flatMap { c in
             (c.ports ?? []).compactMap { p in
                 guard let host = p.hostPort, host > 0 else { return nil }

@@ -56,9 +56,12 @@ final class WakeSignal: Sendable {
 /// One worker per pod UID, latest update wins (kubelet's pod workers): the worker loop reads
 /// the newest desired pod each round; updates and runtime events only wake it.
 actor PodWorkers {
+    enum DeletionReason: Sendable { case removed, nodeShutdown }
+
     struct Entry {
         var pod: Pod
         var deleting = false
+        var reason: DeletionReason = .removed
         var gracePeriod: Int64
         let wake = WakeSignal()
     }
@@ -98,9 +101,11 @@ actor PodWorkers {
     }
 
     /// Marks the pod for termination (with its grace period unless one is given).
-    func delete(_ uid: String, gracePeriod: Int64? = nil) {
+    func delete(_ uid: String, gracePeriod: Int64? = nil, reason: DeletionReason = .removed, pod: Pod? = nil) {
         guard var entry = entries[uid] else { return }
+        if let pod { entry.pod = pod }
         entry.deleting = true
+        entry.reason = reason
         if let gracePeriod { entry.gracePeriod = gracePeriod }
         entries[uid] = entry
         entry.wake.signal()

@@ -47,6 +47,8 @@ final class RestartBackoff: Sendable {
         }
     }
 
+    func reset(_ key: String) { entries.withLock { _ = $0.removeValue(forKey: key) } }
+
     func currentDelay(_ key: String) -> Double { entries.withLock { $0[key]?.delay ?? initial } }
 
     func forget(prefix: String) {

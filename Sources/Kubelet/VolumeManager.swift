@@ -52,6 +52,15 @@ struct VolumeManager: Sendable {
         return paths
     }
 
+    /// Rewrites configMap/secret/downwardAPI/projected volumes whose source changed (kubelet's
+    /// periodic volume sync); unchanged ones are left as they are.
+    func refreshSourced(_ pod: Pod, uid: String) async throws {
+        guard let writer = sourcedVolumes else { return }
+        for volume in pod.spec.volumes ?? [] where volume.configMap != nil || volume.secret != nil || volume.downwardAPI != nil || volume.projected != nil {
+            try await writer.write(volume, pod: pod, into: podDir(uid) + "/volumes/kubernetes.io~projected/" + volume.name)
+        }
+    }
+
     func checkHostPath(_ source: HostPathVolumeSource, volume: String) throws {
         let path = source.path
         guard path.hasPrefix("/") else { throw VolumeError(volume: volume, message: "hostPath.path must be absolute: \(path)") }

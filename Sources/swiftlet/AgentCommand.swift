@@ -7,6 +7,8 @@ import Kubelet
 import Logging
 import Networking
 import Runtime
+import AgentSupport
+import KubeAPI
 
 /// `swiftlet agent`: the node agent. With `--standalone` it runs static pods from
 /// `--pod-manifest-path` and serves the read-only kubelet port, with no API server.
@@ -27,42 +29,64 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
+    @Option(help: "How long a node shutdown may take to stop pods (a duration such as 30s).")
+    var shutdownGracePeriod = "30s"
+
+    @Option(help: "The part of --shutdown-grace-period kept for critical pods.")
+    var shutdownGracePeriodCriticalPods = "10s"
+
+    @Option(help: "Kubeconfig for the API server (API mode); without it, use --standalone.")
+    var kubeconfig: String?
+
+    @Option(help: "Port of the authenticated kubelet API (HTTPS).")
+    var port = 10250
+
+    @Option(help: "The node's IP address (default: the first global IPv4 address).")
+    var nodeIp: String?
+
+    @Option(help: "Resources kept for Kubernetes system daemons, e.g. cpu=100m,memory=256Mi.")
+    var kubeReserved = ""
+
+    @Option(help: "Resources kept for the OS, e.g. cpu=100m,memory=256Mi.")
+    var systemReserved = ""
+
+    @Option(help: "Pods this node accepts.")
+    var maxPods = 110
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap(JournalLogHandler.factory(level: level))
         let logger = Logger(label: "swiftlet.agent")
-        guard standalone else {
-            throw ValidationError("only --standalone is available in this build; API mode needs --kubeconfig")
-        }
-        let store = try ImageStore(rootDir: node.rootDir)
-        let runtimeConfig = RuntimeConfig(rootDir: node.rootDir, runDir: node.resolvedRunDir, cgroupRoot: node.cgroupRoot,
-                                          shimPath: node.resolvedShimPath, seccompDefault: node.seccompDefault)
-        let network = CNIPodNetwork(options: PodNetworkOptions(confDir: node.cniConfDir, binDir: node.cniBinDir, podCIDR: node.podCidr),
-                                    logger: Logger(label: "swiftlet.network"))
-        do { try await network.prepare() } catch { logger.error("pod networking is not ready: \(error)") }
-        let runtime = try RuntimeService(config: runtimeConfig, images: ImageStoreProvider(store: store), network: network,
-                                         logger: Logger(label: "swiftlet.runtime"))
-        if runtime.hierarchy.isHybrid {
-            logger.notice("cgroup v2 is the unified hierarchy of a hybrid host (\(runtime.hierarchy.mountPoint)); controllers there: \(runtime.hierarchy.rootControllers.sorted().joined(separator: " ")). Pods are grouped, but cpu/memory/pids limits are not enforced.")
+        guard standalone || kubeconfig != nil else {
+            throw ValidationError("give --kubeconfig FILE (API mode) or --standalone (static pods only)")
         }
         let kubeletConfig = KubeletConfig(nodeName: node.resolvedNodeName, rootDir: node.rootDir, podManifestPath: podManifestPath,
                                           podLogDir: node.podLogDir, readOnlyPort: readOnlyPort, podPidsLimit: node.podMaxPids)
-        let kubelet = Kubelet(config: kubeletConfig, runtime: runtime, hostIP: HostFacts.nodeIP() ?? "", logger: Logger(label: "swiftlet.kubelet"))
-        var statsConfig = StatsConfiguration()
-        statsConfig.housekeepingInterval = try GoDuration.parse(node.housekeepingInterval)
-        let stats = try StatsService(source: RuntimeStatsSource(runtime: runtime, nodeName: kubeletConfig.nodeName, rootDir: node.rootDir,
-                                                                cgroupRoot: node.cgroupRoot),
-                                     configuration: statsConfig)
-        logger.info("agent starting: node \(kubeletConfig.nodeName), root \(node.rootDir), run \(node.resolvedRunDir), cgroup root \(node.cgroupRoot); stats from \(stats.layout)")
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await stats.run() }
-            group.addTask {
-                try await kubelet.run { router in router.addStatsRoutes(stats.endpoints, agentMetrics: stats.agentMetrics) }
+        var agent = NodeAgent(node: node, kubeletConfig: kubeletConfig, logger: logger)
+        agent.shutdownGrace = .seconds(try HostFacts.duration(shutdownGracePeriod))
+        agent.shutdownGraceCritical = .seconds(try HostFacts.duration(shutdownGracePeriodCriticalPods))
+        if !standalone {
+            agent.kubeconfigPath = kubeconfig
+            agent.kubeletPort = port
+            agent.nodeIP = nodeIp
+            agent.maxPods = maxPods
+            agent.reserved = try ReservedResources.parse([kubeReserved, systemReserved])
+        }
+        try await agent.run()
+    }
+}
+
+/// `cpu=100m,memory=256Mi` lists summed into milli-CPU and bytes.
+enum ReservedResources {
+    static func parse(_ lists: [String]) throws -> [String: Int64] {
+        var out: [String: Int64] = [:]
+        for list in lists where !list.isEmpty {
+            for pair in list.split(separator: ",") {
+                let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard kv.count == 2, let q = try? Quantity(kv[1]) else { throw ValidationError("invalid reservation \"\(pair)\"") }
+                out[kv[0], default: 0] += kv[0] == "cpu" ? q.milli : q.value
             }
         }
+        return out
     }
 }

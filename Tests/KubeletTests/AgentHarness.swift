@@ -109,6 +109,41 @@ final class AgentHarness: @unchecked Sendable {
         agent = p
     }
 
+    /// `swiftlet up` with --data-dir = this harness's root, inside its network namespace (which
+    /// gets an address and a default route through a veth, as a node has).
+    func startUp(extra: [String] = []) throws {
+        if (try? run("/usr/sbin/ip", ["-n", netns, "link", "show", "eth0"])) == nil {
+            let host = "uh\(String(netns.suffix(10)))"
+            let third = Int.random(in: 1...250)
+            try run("/usr/sbin/ip", ["link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", netns])
+            try run("/usr/sbin/ip", ["addr", "add", "10.253.\(third).1/24", "dev", host])
+            try run("/usr/sbin/ip", ["link", "set", host, "up"])
+            try run("/usr/sbin/ip", ["-n", netns, "addr", "add", "10.253.\(third).2/24", "dev", "eth0"])
+            try run("/usr/sbin/ip", ["-n", netns, "link", "set", "eth0", "up"])
+            try run("/usr/sbin/ip", ["-n", netns, "route", "add", "default", "via", "10.253.\(third).1"])
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: inNetns[0])
+        p.arguments = [inNetns[1], AgentHarness.buildDir + "/swiftlet", "up", "--data-dir", root, "--cni-conf-dir", base + "/cni",
+                       "--cni-bin-dir", AgentHarness.buildDir, "--pod-log-dir", logDir, "--cgroup-root", cgroupRoot,
+                       "--secure-port", String(AgentHarness.freePort()), "--port", String(AgentHarness.freePort()),
+                       "--pod-cidr", "10.90.\(Int.random(in: 0...250)).0/24"] + extra
+        _ = FileManager.default.createFile(atPath: agentLog, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: agentLog))
+        log.seekToEndOfFile()
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        agent = p
+    }
+
+    var kubeconfig: String { root + "/apiserver/admin.kubeconfig" }
+
+    /// kubectl from inside the node's namespace; nil on failure.
+    func kubectl(_ args: [String]) -> String? {
+        try? run(inNetns[0], [inNetns[1], "/usr/bin/kubectl", "--kubeconfig", kubeconfig, "--request-timeout=10s"] + args)
+    }
+
     func killAgent() {
         guard let agent, agent.isRunning else { return }
         kill(agent.processIdentifier, SIGKILL)
@@ -176,6 +211,7 @@ final class AgentHarness: @unchecked Sendable {
         for point in Mounts.mountPoints(under: base) + Mounts.mountPoints(under: runDir) { try? Mounts.unmount(point) }
         try? FileManager.default.removeItem(atPath: runDir)
         _ = try? run("/usr/sbin/ip", ["netns", "del", netns])
+        _ = try? run("/usr/sbin/ip", ["link", "del", "uh\(String(netns.suffix(10)))"])
         try? FileManager.default.removeItem(atPath: base)
     }
 

@@ -159,4 +159,49 @@ struct StandaloneAgentRootTests {
         }
         await h.tearDown()
     }
+
+    @Test func probesAndLifecycleHooks() async throws {
+        let h = try AgentHarness()
+        do {
+            let marker = h.base + "/hooks"
+            try FileManager.default.createDirectory(atPath: marker, withIntermediateDirectories: true)
+            try h.startAgent()
+            try h.writeManifest("probed.yaml", """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: probed}
+            spec:
+              terminationGracePeriodSeconds: 5
+              containers:
+              - name: ready
+                image: test.local/busybox:1
+                command: ["sh", "-c", "while true; do sleep 0.2; done"]
+                readinessProbe: {exec: {command: ["cat", "/tmp/ready"]}, periodSeconds: 1}
+                lifecycle:
+                  postStart: {exec: {command: ["sh", "-c", "echo started > /h/poststart"]}}
+                  preStop: {exec: {command: ["sh", "-c", "echo stopping > /h/prestop"]}}
+                volumeMounts: [{name: h, mountPath: /h}]
+              - name: live
+                image: test.local/busybox:1
+                command: ["sh", "-c", "touch /tmp/alive; while true; do sleep 0.2; done"]
+                livenessProbe: {exec: {command: ["sh", "-c", "test -f /tmp/alive && rm /tmp/alive"]}, periodSeconds: 1, failureThreshold: 2}
+              volumes: [{name: h, hostPath: {path: "\(marker)", type: Directory}}]
+            """)
+            #expect(await h.eventually(20) { h.phase("probed") == "Running" })
+            #expect(await h.eventually(5) { FileManager.default.fileExists(atPath: marker + "/poststart") })
+            let notReady = h.containerStatuses(h.pod("probed") ?? [:])["ready"]?["ready"] as? Bool
+            #expect(notReady == false, "readiness probe failing: not ready")
+            // Make the probe pass from inside the container (through swiftlet exec).
+            try h.run(AgentHarness.buildDir + "/swiftlet", ["exec", "--root-dir", h.root, "probed", "-c", "ready", "--", "touch", "/tmp/ready"])
+            #expect(await h.eventually(10) { h.containerStatuses(h.pod("probed") ?? [:])["ready"]?["ready"] as? Bool == true })
+            // The liveness probe succeeds once, then fails twice: the container is restarted.
+            #expect(await h.eventually(30) { (h.containerStatuses(h.pod("probed") ?? [:])["live"]?["restartCount"] as? Int ?? 0) >= 1 })
+            h.removeManifest("probed.yaml")
+            #expect(await h.eventually(15) { h.pod("probed") == nil })
+            #expect((try? String(contentsOfFile: marker + "/prestop", encoding: .utf8)) == "stopping\n")
+        } catch {
+            Issue.record(error)
+        }
+        await h.tearDown()
+    }
 }

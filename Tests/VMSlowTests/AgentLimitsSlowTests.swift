@@ -8,9 +8,8 @@ import Testing
 struct AgentLimitsVMSlowTests {
     @Test("pod over its memory limit ends OOMKilled (137) with the agent alive; fork bomb stopped by pids.max")
     func memoryAndPidsLimits() async throws {
-        let swiftlet = try #require(VMHarness.builtProduct("swiftlet"))
-        let shim = try #require(VMHarness.builtProduct("swiftlet-shim"))
-        let run = try await VMHarness.run(scenario: "agent-limits", binaries: [swiftlet, shim])
+        let binaries = try VMHarness.nodeBinaries()
+        let run = try await VMHarness.run(scenario: "agent-limits", binaries: binaries)
         let pidsMax = run.intFact("bomb_pids_max")
         VMCheck.expectAll([
             VMCheck(run.exitCode == 0, "run.sh exit \(run.exitCode)"),

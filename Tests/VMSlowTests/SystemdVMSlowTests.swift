@@ -11,11 +11,10 @@ import Testing
 struct SystemdVMSlowTests {
     @Test("install, restart and SIGKILL keep containers, limits hold, watchdog restarts, poweroff stops pods gracefully")
     func agentUnderSystemd() async throws {
-        let swiftlet = try #require(VMHarness.builtProduct("swiftlet"))
-        let shim = try #require(VMHarness.builtProduct("swiftlet-shim"))
+        let binaries = try VMHarness.nodeBinaries()
         let root = VMHarness.packageRoot
         let run = try await VMHarness.run(
-            scenario: "systemd", binaries: [swiftlet, shim],
+            scenario: "systemd", binaries: binaries,
             extraFiles: [(root.appendingPathComponent("systemd"), "repo/systemd"),
                          (root.appendingPathComponent("scripts/install.sh"), "repo/scripts/install.sh")])
         let witness = run.keyValues("out/witness")

@@ -43,6 +43,16 @@ enum VMHarness {
         return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
     }
 
+    /// What a node needs in the guest: the agent, the shim and our CNI plugins (found beside it).
+    static func nodeBinaries() throws -> [URL] {
+        try ["swiftlet", "swiftlet-shim", "swiftlet-bridge", "swiftlet-host-local", "swiftlet-loopback", "swiftlet-portmap"].map { name in
+            guard let url = builtProduct(name) else { throw VMHarnessError.missingProduct(name) }
+            return url
+        }
+    }
+
+    enum VMHarnessError: Error { case missingProduct(String) }
+
     static func findInPath(_ tool: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin"
         let dirs: [String] = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]
