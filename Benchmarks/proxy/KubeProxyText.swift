@@ -119,6 +119,15 @@ enum KubeProxyText {
         return out
     }
 
+    /// kube-proxy's partial sync adding one new service `s` (its chains, rules and elements).
+    static func oneServiceAdd(_ s: Int, endpoints: Int) -> String {
+        var out = ""
+        serviceBody(s, endpoints: (0..<endpoints).map { endpoint(s, $0) }, into: &out, flushFirst: false)
+        out += "add element ip kube-proxy cluster-ips { \(serviceIP(s)) }\n"
+        out += "add element ip kube-proxy service-ips { \(serviceIP(s)) . tcp . 80 : goto \(serviceChain(s)) }\n"
+        return out
+    }
+
     static func iptablesRestore(services: Int, endpoints: Int) -> String {
         func chainID(_ text: String) -> String { (hash(text) + hash(text + "#")).uppercased() }
         var chains = ":KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n:KUBE-POSTROUTING - [0:0]\n"

@@ -14,6 +14,9 @@ struct Options {
     var endpoints = 10
     var changes = 20
     var skipPeers = false
+    var probe = false
+    var fullRounds = 3
+    var nodes = 100
 
     init(_ args: [String]) {
         var i = 1
@@ -23,6 +26,9 @@ struct Options {
             case "--endpoints": i += 1; endpoints = Int(args[i]) ?? 10
             case "--changes": i += 1; changes = Int(args[i]) ?? 20
             case "--skip-peers": skipPeers = true
+            case "--probe": probe = true
+            case "--nodes": i += 1; nodes = Int(args[i]) ?? 100
+            case "--full-rounds": i += 1; fullRounds = Int(args[i]) ?? 3
             default: break
             }
             i += 1
@@ -72,10 +78,15 @@ func service(_ s: Int) throws -> Service {
     return try Manifest.decode(Service.self, json: Data(json.utf8))
 }
 
-func slice(_ s: Int, endpoints: Int, generation: Int = 0) throws -> EndpointSlice {
+/// Endpoints spread over `nodes` nodes as the EndpointSlice controller records them (`nodeName`;
+/// none when 0); the proxier under test runs on `node-0`.
+func slice(_ s: Int, endpoints: Int, generation: Int = 0, nodes: Int = 0) throws -> EndpointSlice {
     var ips = (0..<endpoints).map { KubeProxyText.endpoint(s, $0) }
     if generation > 0 { ips[0] = KubeProxyText.endpoint(s, endpoints, generation: generation) }
-    let eps = ips.map { "{\"addresses\":[\"\($0)\"],\"conditions\":{\"ready\":true}}" }.joined(separator: ",")
+    let eps = ips.enumerated().map { e, ip in
+        let node = nodes > 0 ? ",\"nodeName\":\"node-\((s * 16 + e) % nodes)\"" : ""
+        return "{\"addresses\":[\"\(ip)\"],\"conditions\":{\"ready\":true}\(node)}"
+    }.joined(separator: ",")
     let json = """
     {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"svc\(s)-a","namespace":"ns\(s % 50)",
      "labels":{"kubernetes.io/service-name":"svc\(s)"}},"addressType":"IPv4",
@@ -104,42 +115,86 @@ struct ProxyBench {
             print("proxy-bench needs root (network namespaces, nf_tables)")
             exit(2)
         }
+        if options.probe {
+            try KernelProbe.run(sizes: options.sizes)
+            return
+        }
         let scratchDir = NSTemporaryDirectory() + "proxy-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: scratchDir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratchDir) }
         var rows: [String] = []
-        emit("services x endpoints | swiftlet full sync | nft -f full | iptables-restore full | swiftlet 1-svc change (median, max) | nft -f 1-svc delta")
+        emit("services x endpoints | full sync: swiftlet | nft -f | iptables-restore | endpoint replaced: swiftlet (median, max) | nft -f delta"
+             + " | service added: swiftlet (median, max) | nft -f delta | endpoint added: swiftlet (median, max)")
         for n in options.sizes {
             // Swiftlet: the whole pipeline (model -> fragments -> one netlink batch).
             let ns = try Scratch("ours\(n)")
             defer { ns.close() }
-            var config = ProxyConfig(nodeName: "bench")
+            var config = ProxyConfig(nodeName: "node-0")
             config.families = [.ipv4]
             config.clusterCIDRs = [IPPrefix("10.0.0.0/8")!]
-            let proxier = Proxier(config: config, backend: try NetlinkProxyBackend(networkNamespace: ns.path), minSyncPeriod: .zero)
+            let backend = try NetlinkProxyBackend(networkNamespace: ns.path)
+            let proxier = Proxier(config: config, backend: backend, minSyncPeriod: .zero)
             for s in 0..<n {
                 await proxier.update(service: try service(s))
-                await proxier.update(slice: try slice(s, endpoints: options.endpoints))
+                await proxier.update(slice: try slice(s, endpoints: options.endpoints, nodes: options.nodes))
             }
+            // The first full sync creates the table; later ones (a restart, or a resync after a
+            // refused batch) replace it with the same contents in one transaction too.
+            var fulls: [Double] = []
             var start = now()
-            var ok = await proxier.sync()
-            let full = since(start)
-            guard ok else { print("swiftlet full sync failed"); exit(1) }
+            var ok = true
+            for round in 0..<max(1, options.fullRounds) {
+                if round > 0 { await proxier.requestFullSync() }
+                start = now()
+                ok = await proxier.sync()
+                fulls.append(since(start))
+                guard ok else { print("swiftlet full sync failed"); exit(1) }
+                let phases = await proxier.lastSyncPhases
+                let commit = backend.lastCommit
+                emit(String(format: "  swiftlet full sync %d (%@): %.1f ms = plan %.1f + encode %.1f + kernel %.1f + bookkeeping %.1f (%d messages, %.1f MB), load %@",
+                            n, round == 0 ? "first" : "again", fulls.last! * 1000, phases.plan * 1000, (commit?.encodeSeconds ?? 0) * 1000,
+                            (commit?.kernelSeconds ?? 0) * 1000, phases.bookkeeping * 1000, commit?.messages ?? 0,
+                            Double(commit?.bytes ?? 0) / 1e6, loadAverage()))
+            }
+            let full = fulls.first!
             var changes: [Double] = []
             for k in 0..<options.changes {
                 let s = (k * 7919) % n
-                await proxier.update(slice: try slice(s, endpoints: options.endpoints, generation: 1 + k % 2))
+                await proxier.update(slice: try slice(s, endpoints: options.endpoints, generation: 1 + k % 2, nodes: options.nodes))
                 start = now()
                 ok = await proxier.sync()
                 changes.append(since(start))
                 guard ok else { print("swiftlet change sync failed"); exit(1) }
             }
-            changes.sort()
-            let median = changes[changes.count / 2], worst = changes.last ?? 0
+            // A new service (dispatch entry, slots, ClusterIP): a verdict element, so the kernel
+            // re-validates the dispatch map (a walk over its elements, no chains).
+            var adds: [Double] = []
+            for k in 0..<max(1, options.changes / 2) {
+                await proxier.update(service: try service(n + k))
+                await proxier.update(slice: try slice(n + k, endpoints: options.endpoints, nodes: options.nodes))
+                start = now()
+                ok = await proxier.sync()
+                adds.append(since(start))
+                guard ok else { print("swiftlet add sync failed"); exit(1) }
+            }
+            // One more endpoint: the dispatch verdict moves to the next pick chain (made by the
+            // first such change).
+            var grows: [Double] = []
+            for k in 0..<max(1, options.changes / 2) {
+                await proxier.update(slice: try slice((k * 7919 + 13) % n, endpoints: options.endpoints + 1, nodes: options.nodes))
+                start = now()
+                ok = await proxier.sync()
+                grows.append(since(start))
+                guard ok else { print("swiftlet scale sync failed"); exit(1) }
+            }
+            func spread(_ xs: [Double]) -> String {
+                let sorted = xs.sorted()
+                return "\(fmt(sorted[sorted.count / 2])), \(fmt(sorted.last ?? 0))"
+            }
             let chains = (try? sh("ip netns exec \(ns.name) nft list table ip swiftlet-proxy | grep -c '^\\s*chain '")) ?? "?"
             ns.close()
 
-            var nftFull = "skipped", iptFull = "skipped", nftDelta = "skipped"
+            var nftFull = "skipped", iptFull = "skipped", nftDelta = "skipped", nftAdd = "skipped"
             if !options.skipPeers {
                 let peer = try Scratch("nft\(n)")
                 defer { peer.close() }
@@ -154,6 +209,13 @@ struct ProxyBench {
                 }
                 deltas.sort()
                 nftDelta = fmt(deltas[deltas.count / 2])
+                var added: [Double] = []
+                for k in 0..<3 {
+                    let delta = scratchDir + "/add-\(k).nft"
+                    try KubeProxyText.oneServiceAdd(n + k, endpoints: options.endpoints).write(toFile: delta, atomically: true, encoding: .utf8)
+                    added.append(try seconds { _ = try sh("ip netns exec \(peer.name) nft -f \(delta)") })
+                }
+                nftAdd = fmt(added.sorted()[1])
                 peer.close()
 
                 let ipt = try Scratch("ipt\(n)")
@@ -166,9 +228,9 @@ struct ProxyBench {
                 iptFull = took >= Double(limit) - 1 ? "> \(limit) s (stopped)" : fmt(took)
                 ipt.close()
             }
-            let row = "\(n) x \(options.endpoints) | \(fmt(full)) | \(nftFull) | \(iptFull) | \(fmt(median)), \(fmt(worst)) | \(nftDelta)"
+            let row = "\(n) x \(options.endpoints) | \(fmt(full)) | \(nftFull) | \(iptFull) | \(spread(changes)) | \(nftDelta) | \(spread(adds)) | \(nftAdd) | \(spread(grows))"
             rows.append(row)
-            emit(row + "   (our chains: \(chains.trimmingCharacters(in: .whitespacesAndNewlines)))")
+            emit(row + "   (our chains: \(chains.trimmingCharacters(in: .whitespacesAndNewlines)); load \(loadAverage()))")
         }
         emit("\nmachine: \(ProcessInfo.processInfo.activeProcessorCount) cpus, load \((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?")")
     }

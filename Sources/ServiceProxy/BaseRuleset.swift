@@ -63,6 +63,10 @@ struct BaseRuleset {
                             (Names.serviceNodePorts, twoTuple), (Names.noEndpointNodePorts, twoTuple)] {
             tx.add(set: NFTSet(table: table, name: name, keyType: key, dataType: .verdict))
         }
+        let endpoint = NFTDataType.concat([addressType, .inetService])
+        tx.add(set: NFTSet(table: table, name: Names.serviceEndpoints, keyType: .concat([addressType, .inetProto, .inetService, .mark]),
+                           dataType: endpoint))
+        tx.add(set: NFTSet(table: table, name: Names.nodePortEndpoints, keyType: .concat([.inetProto, .inetService, .mark]), dataType: endpoint))
         tx.add(set: NFTSet(table: table, name: Names.clusterIPs, keyType: addressType))
         tx.add(set: NFTSet(table: table, name: Names.hairpin, keyType: .concat([addressType, addressType])))
         if !config.nodePortsMatchAll { tx.add(set: NFTSet(table: table, name: Names.nodePortIPs, keyType: addressType)) }

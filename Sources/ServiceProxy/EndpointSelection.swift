@@ -10,7 +10,8 @@ public struct EndpointSelection: Sendable, Equatable {
     public static func categorize(_ endpoints: [EndpointInfo], for port: ServicePortInfo, nodeName: String) -> EndpointSelection {
         var out = EndpointSelection()
         if port.usesClusterEndpoints {
-            out.cluster = endpoints.filter(\.ready)
+            // Usually every endpoint is ready: share the array rather than copy it.
+            out.cluster = endpoints.allSatisfy(\.ready) ? endpoints : endpoints.filter(\.ready)
             if out.cluster.isEmpty { out.cluster = endpoints.filter { $0.serving && $0.terminating } }
             if !out.cluster.isEmpty { out.hasAny = true }
         }
@@ -35,7 +36,14 @@ public struct EndpointSelection: Sendable, Equatable {
     }
 
     /// Every endpoint this node may send the port's traffic to.
-    public var reachable: [EndpointInfo] { Array(Set(cluster).union(local)).sorted() }
+    public var reachable: [EndpointInfo] {
+        var all = local.isEmpty ? cluster : cluster + local
+        all.sort()
+        var out: [EndpointInfo] = []
+        out.reserveCapacity(all.count)
+        for ep in all where out.last != ep { out.append(ep) }
+        return out
+    }
 }
 
 extension SliceInfo {

@@ -27,6 +27,10 @@ enum Names {
     static let masquerading = "masquerading"
     /// Our addition: `endpoint . endpoint` pairs, to masquerade a pod reaching itself.
     static let hairpin = "hairpin-endpoints"
+    /// Ours: `VIP . proto . port . slot : endpoint . port`, what the shared pick chains read.
+    static let serviceEndpoints = "service-endpoints"
+    /// Ours: `proto . nodePort . slot : endpoint . port`.
+    static let nodePortEndpoints = "nodeport-endpoints"
 
     /// `HASH-namespace/name/proto/port`: a stable 8-character hash keeps names unique and
     /// visually distinct; names are cut to fit nftables' 256-byte limit.

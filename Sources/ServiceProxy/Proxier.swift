@@ -18,6 +18,8 @@ public actor Proxier {
     var inventory = ServiceInventory()
     var applied: [ServiceName: Fragment] = [:]
     var owners = ElementOwners()
+    /// The shared pick chains our tables have.
+    var appliedPicks: Set<PickChain> = []
     var appliedUDP: [ServiceName: [UDPTarget]] = [:]
     var needFullSync = true
     var nodePortAddresses: [IPAddress] = []
@@ -28,6 +30,8 @@ public actor Proxier {
     public private(set) var syncCount = 0
     var loggedRejections: [String: String] = [:]
     public private(set) var lastTransactionSize = 0
+    /// Where the last sync's time went, for benchmarks and debug logs.
+    public private(set) var lastSyncPhases = SyncPhases()
 
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
@@ -164,6 +168,7 @@ public actor Proxier {
         // a table-sized dictionary per sync): a refused batch forces a full sync, which
         // rebuilds them, so in-place updates never outlive a failure.
         var newOwners = ElementOwners()
+        var newPicks = appliedPicks
         var nodeFragment: Fragment?
         if !config.nodePortsMatchAll {
             let addresses = currentNodePortAddresses()
@@ -179,17 +184,19 @@ public actor Proxier {
             return builder.fragment(ports: ports, endpoints: inventory.endpoints(of: name))
         }
         if wasFull {
-            var all = inventory.allNames
-            if !config.nodePortsMatchAll { all.insert(Self.nodeOwner) }
-            newOwners = ElementOwners()
-            for name in all {
-                let fragment = build(name)
-                if fragment.isEmpty { continue }
-                newFragments[name] = fragment
-                for (key, value) in fragment.elements { newOwners.set(name, key, value) }
+            newFragments.reserveCapacity(inventory.services.count + 1)
+            for (name, ports) in inventory.services {
+                let fragment = builder.fragment(ports: ports, endpoints: inventory.endpoints(of: name))
+                if !fragment.isEmpty { newFragments[name] = fragment }
             }
-            transaction = SyncPlanner(config: config).fullSync(fragments: newFragments, owners: newOwners)
-            changedNames = Set(applied.keys).union(newFragments.keys)
+            if !config.nodePortsMatchAll, let node = nodeFragment, !node.isEmpty { newFragments[Self.nodeOwner] = node }
+            newOwners = ElementOwners(capacity: newFragments.values.reduce(0) { $0 + $1.elements.count })
+            newPicks = PickChain.prepared(families: config.families)
+            for (name, fragment) in newFragments {
+                for (key, value) in fragment.elements { newOwners.set(name, key, value) }
+                newPicks.formUnion(fragment.picks)
+            }
+            transaction = SyncPlanner(config: config).fullSync(fragments: newFragments, owners: newOwners, picks: newPicks)
         } else {
             var changes: [ServiceName: (old: Fragment, new: Fragment)] = [:]
             for name in changedNames {
@@ -197,9 +204,10 @@ public actor Proxier {
                 newFragments[name] = new
                 if new != old { changes[name] = (old, new) }
             }
-            transaction = SyncPlanner(config: config).incremental(changes: changes, owners: &owners)
+            transaction = SyncPlanner(config: config).incremental(changes: changes, owners: &owners, picks: &newPicks)
         }
         lastTransactionSize = transaction.count
+        let planned = ContinuousClock.now
         if !transaction.isEmpty {
             do {
                 try backend.apply(transaction)
@@ -211,15 +219,25 @@ public actor Proxier {
             }
         }
         // Committed: this is now what the kernel has.
+        let committed = ContinuousClock.now
         var oldUDP: [ServiceName: [UDPTarget]] = [:]
-        for name in changedNames { oldUDP[name] = appliedUDP[name] }
-        if wasFull { applied = [:]; appliedUDP = [:] }
-        for name in changedNames {
-            let fragment = newFragments[name] ?? Fragment()
-            if fragment.isEmpty { applied[name] = nil } else { applied[name] = fragment }
-            appliedUDP[name] = udpTargets(name)
+        if wasFull {
+            oldUDP = appliedUDP
+            applied = newFragments
+            owners = newOwners
+            appliedUDP = [:]
+            for (name, ports) in inventory.services where ports.contains(where: { $0.proto == .udp }) { appliedUDP[name] = udpTargets(name) }
+            changedNames = Set(oldUDP.keys).union(appliedUDP.keys)
+        } else {
+            for name in changedNames {
+                oldUDP[name] = appliedUDP[name]
+                let fragment = newFragments[name] ?? Fragment()
+                applied[name] = fragment.isEmpty ? nil : fragment
+                let udp = udpTargets(name)
+                appliedUDP[name] = udp.isEmpty ? nil : udp
+            }
         }
-        if wasFull { owners = newOwners }
+        appliedPicks = newPicks
         inventory.dirty = []
         needFullSync = false
         cleanConntrack(old: oldUDP, names: changedNames)
@@ -227,7 +245,10 @@ public actor Proxier {
         metrics.lastSyncTimestamp = now.timeIntervalSince1970
         for trigger in pendingTriggers { metrics.networkProgrammingDuration.observe(max(0, now.timeIntervalSince(trigger))) }
         pendingTriggers = []
-        logger.debug("synced \(changedNames.count) services, \(transaction.count) operations\(wasFull ? " (full)" : "") in \(now.timeIntervalSince(started)) s")
+        let finished = ContinuousClock.now
+        lastSyncPhases = SyncPhases(plan: (planned - clock).seconds, commit: (committed - planned).seconds,
+                                    bookkeeping: (finished - committed).seconds, operations: transaction.count)
+        logger.debug("synced \(wasFull ? newFragments.count : changedNames.count) services, \(transaction.count) operations\(wasFull ? " (full)" : "") in \(now.timeIntervalSince(started)) s")
         return true
     }
 
@@ -245,10 +266,19 @@ public actor Proxier {
     func nodeAddressFragment(_ addresses: [IPAddress]) -> Fragment {
         var f = Fragment()
         for ip in addresses where config.families.contains(ip.family) {
-            f.elements[ElementKey(family: ip.family.nft, set: Names.nodePortIPs, key: ip.bytes)] = .member
+            f.add(ip.family.nft, .nodePortIPs, ElementBytes(ip.bytes), .member)
         }
         return f
     }
+}
+
+/// How long each part of a sync took: building the model's fragments and the transaction,
+/// encoding and committing it (the kernel's share included), and recording what was applied.
+public struct SyncPhases: Sendable, Equatable {
+    public var plan: Double = 0
+    public var commit: Double = 0
+    public var bookkeeping: Double = 0
+    public var operations = 0
 }
 
 extension Duration {

@@ -13,7 +13,7 @@ struct UDPTarget: Sendable, Equatable {
 extension Proxier {
     /// The UDP ports of a service with the endpoints this node sends them to.
     func udpTargets(_ name: ServiceName) -> [UDPTarget] {
-        guard let ports = inventory.services[name] else { return [] }
+        guard let ports = inventory.services[name], ports.contains(where: { $0.proto == .udp }) else { return [] }
         let endpoints = inventory.endpoints(of: name)
         var out: [UDPTarget] = []
         for port in ports where port.proto == .udp {

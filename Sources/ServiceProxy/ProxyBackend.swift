@@ -1,4 +1,5 @@
 import LinuxNetlink
+import Synchronization
 
 /// What the proxier needs from the kernel, as one swappable mechanism: the real one speaks
 /// netlink (nftables, conntrack, rtnetlink); tests of the sync logic use a recording fake.
@@ -14,6 +15,9 @@ public protocol ProxyBackend: Sendable {
 /// The real backend, bound to one network namespace for its whole life.
 public final class NetlinkProxyBackend: ProxyBackend {
     let nft: NFTables
+    private let last = Mutex<NFTCommitResult?>(nil)
+    /// What the last applied transaction cost (size, encoding and kernel time).
+    public var lastCommit: NFTCommitResult? { last.withLock { $0 } }
     let conntrack: ConntrackTable
     let addresses: InterfaceAddressList
 
@@ -24,7 +28,10 @@ public final class NetlinkProxyBackend: ProxyBackend {
         addresses = try InterfaceAddressList(networkNamespace: networkNamespace)
     }
 
-    public func apply(_ transaction: NFTTransaction) throws { try nft.commit(transaction) }
+    public func apply(_ transaction: NFTTransaction) throws {
+        let result = try nft.commit(transaction)
+        last.withLock { $0 = result }
+    }
 
     public func deleteConntrack(_ filters: [ConntrackFilter], ipv6: Bool) throws -> Int {
         try conntrack.delete(matching: filters, ipv6: ipv6, proto: NFTL4Proto.udp)

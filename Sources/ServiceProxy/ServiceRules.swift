@@ -1,18 +1,16 @@
 import LinuxNetlink
 
-/// Builds one Service's fragment: its map elements, its chains and rules, its affinity sets.
-/// The shape follows kube-proxy's nftables mode (service-ips dispatch to one chain per service
-/// port, external and local policy chains, no-endpoint reject/drop maps, masquerade marking),
-/// with one change for speed at scale: instead of an anonymous `numgen` vmap per service and a
-/// chain per endpoint (the kernel allocates anonymous-set names and looks up named sets by
-/// walking every set of the table, so 10k services cost minutes), a service chain picks its
-/// endpoint with a cascade of `numgen random mod (N-i) == 0` DNAT rules (uniform, no sets);
-/// hairpin masquerade is one rule over a shared set of endpoint pairs. Services with ClientIP
-/// affinity use kube-proxy's per-endpoint dynamic sets.
+/// Builds one Service's fragment: its elements in the shared maps, the shared pick chains it
+/// needs, and (only for ClientIP affinity and source-range firewalls) chains of its own.
+/// The shape follows kube-proxy's nftables mode (service-ips dispatch, external and local
+/// policies, no-endpoint reject/drop maps, masquerade marking); where kube-proxy gives every
+/// service port a chain and every endpoint another, an ordinary service here is elements only:
+/// its dispatch verdict goes to a `PickChain` shared by all ports with as many endpoints, and
+/// its endpoints are slots of the `service-endpoints` / `nodeport-endpoints` maps.
 struct ServiceRuleBuilder {
     let config: ProxyConfig
 
-    func fragment(ports: [ServicePortInfo], endpoints: [IPFamily: [String: [EndpointInfo]]]) -> Fragment {
+    func fragment(ports: [ServicePortInfo], endpoints: [IPFamily: [PortKey: [EndpointInfo]]]) -> Fragment {
         var fragment = Fragment()
         for port in ports {
             for family in config.families {
@@ -24,126 +22,109 @@ struct ServiceRuleBuilder {
         return fragment
     }
 
-    static func portKey(_ port: ServicePortInfo) -> String { "\(port.portName)/\(port.proto.rawValue)" }
+    static func portKey(_ port: ServicePortInfo) -> PortKey { PortKey(name: port.portName, proto: port.proto) }
+
+    /// Where a port's traffic goes once it has been decided that it has somewhere to go.
+    struct Targets {
+        var `internal`: String
+        var externalAddress: String
+        var externalNodePort: String
+    }
 
     private func build(_ port: ServicePortInfo, family: IPFamily, clusterIP: IPAddress, endpoints: [EndpointInfo], into f: inout Fragment) {
-        let base = BaseRuleset(config: config, family: family.nft)
         let fam = family.nft
         let sel = EndpointSelection.categorize(endpoints, for: port, nodeName: config.nodeName)
-        let svcChain = Names.serviceChain(port), localChain = Names.localChain(port), extChain = Names.externalChain(port)
-        let usesClusterChain = !sel.cluster.isEmpty && port.usesClusterEndpoints
-        let usesLocalChain = !sel.local.isEmpty && port.usesLocalEndpoints
-        let internalChain = port.internalPolicyLocal ? localChain : svcChain
         let hasInternal = sel.hasAny && (!port.internalPolicyLocal || !sel.local.isEmpty)
         let hasExternal = sel.hasAny && (!port.externalPolicyLocal || !sel.local.isEmpty)
-        let usesExtChain = sel.hasAny && port.externallyAccessible
+        let usesExternal = sel.hasAny && port.externallyAccessible
         let internalFilter: NFTVerdict = sel.hasAny ? .drop : .goto(Names.rejectChain)
         let externalFilter: NFTVerdict = sel.hasAny ? .drop : .goto(Names.rejectChain)
         let proto = port.proto.number
 
-        func element(_ set: String, _ key: [UInt8], _ value: ElementValue) {
-            f.elements[ElementKey(family: fam, set: set, key: key)] = value
-        }
-        func threeTuple(_ ip: IPAddress, _ p: UInt16) -> [UInt8] { NFTMatch.addressProtoPortKey(address: ip.bytes, proto: proto, port: p) }
-        func addRules(_ chain: String, _ rules: [[NFTExpression]]) {
-            let key = ObjectKey(family: fam, name: chain)
-            f.chains[key, default: []] += rules.map { base.rule(chain, $0) }
+        func element(_ set: SharedSet, _ key: ElementBytes, _ value: ElementValue) { f.add(fam, set, key, value) }
+        func threeTuple(_ ip: IPAddress, _ p: UInt16) -> ElementBytes { .addressProtoPort(ip.bytes, proto: proto, port: p) }
+
+        let targets: Targets
+        if port.affinityTimeoutSeconds != nil {
+            targets = AffinityChains(config: config, port: port, family: family, clusterIP: clusterIP, selection: sel).add(to: &f)
+        } else {
+            targets = sharedTargets(port, family: family, selection: sel, usesExternal: usesExternal, into: &f)
         }
 
-        element(Names.clusterIPs, clusterIP.bytes, .member)
+        element(.clusterIPs, ElementBytes(clusterIP.bytes), .member)
+        let clusterKey = threeTuple(clusterIP, port.port)
+        let sticky = port.affinityTimeoutSeconds != nil
         if hasInternal {
-            element(Names.serviceIPs, threeTuple(clusterIP, port.port), .verdict(.goto(internalChain)))
+            let slots = sticky ? [] : Self.slots(port.internalPolicyLocal ? sel.local : sel.cluster, local: port.internalPolicyLocal)
+            element(.serviceIPs, clusterKey, .dispatch(.goto(targets.internal), slots: slots))
         } else {
-            element(Names.noEndpointServices, threeTuple(clusterIP, port.port), .verdict(internalFilter))
+            element(.noEndpointServices, clusterKey, .verdict(internalFilter))
         }
         let externalIPs = port.externalIPs.filter { $0.family == family }
         let lbIPs = port.loadBalancerIPs.filter { $0.family == family }
         for ip in externalIPs + lbIPs {
-            if sel.hasAny { element(Names.serviceIPs, threeTuple(ip, port.port), .verdict(.goto(extChain))) }
-            if !hasExternal { element(Names.noEndpointServices, threeTuple(ip, port.port), .verdict(externalFilter)) }
+            let key = threeTuple(ip, port.port)
+            if usesExternal { element(.serviceIPs, key, .dispatch(.goto(targets.externalAddress), slots: sticky ? [] : externalSlots(port, sel))) }
+            if !hasExternal { element(.noEndpointServices, key, .verdict(externalFilter)) }
         }
-        let ranges = port.loadBalancerSourceRanges.filter { $0.address.family == family }
         if !lbIPs.isEmpty && !port.loadBalancerSourceRanges.isEmpty {
+            // Source ranges: a chain of the service's own (rare, and it never changes with
+            // endpoints): return for allowed sources, drop the rest.
             let fwChain = Names.firewallChain(port)
-            for ip in lbIPs { element(Names.firewallIPs, threeTuple(ip, port.port), .verdict(.goto(fwChain))) }
-            addRules(fwChain, ranges.map { NFTMatch.address(.source, inPrefix: $0.address.bytes, length: $0.length) + [.verdict(.return)] }
-                     + [[.verdict(.drop)]])
+            let ranges = port.loadBalancerSourceRanges.filter { $0.address.family == family }
+            for ip in lbIPs { element(.firewallIPs, threeTuple(ip, port.port), .verdict(.goto(fwChain))) }
+            let table = NFTTableRef(family: fam, name: config.tableName)
+            f.chains[ObjectKey(family: fam, name: fwChain)] =
+                (ranges.map { NFTMatch.address(.source, inPrefix: $0.address.bytes, length: $0.length) + [.verdict(.return)] } + [[.verdict(.drop)]])
+                .map { NFTRule(table: table, chain: fwChain, expressions: $0) }
         }
         if let nodePort = port.nodePort {
-            let key = NFTMatch.protoPortKey(proto: proto, port: nodePort)
-            if sel.hasAny { element(Names.serviceNodePorts, key, .verdict(.goto(extChain))) }
-            if !hasExternal { element(Names.noEndpointNodePorts, key, .verdict(externalFilter)) }
+            let key = ElementBytes.protoPort(proto: proto, port: nodePort)
+            if usesExternal { element(.serviceNodePorts, key, .dispatch(.goto(targets.externalNodePort), slots: sticky ? [] : externalSlots(port, sel))) }
+            if !hasExternal { element(.noEndpointNodePorts, key, .verdict(externalFilter)) }
         }
-
-        // Masquerade ClusterIP traffic from outside the pod network (or all, if asked).
-        let clusterCIDR = config.clusterCIDRs.first { $0.address.family == family }
-        if hasInternal && (config.masqueradeAll || clusterCIDR != nil) {
-            var match = NFTMatch.address(.destination, equals: clusterIP.bytes) + NFTMatch.l4proto(proto) + NFTMatch.destinationPort(port.port)
-            if !config.masqueradeAll, let cidr = clusterCIDR {
-                match += NFTMatch.address(.source, inPrefix: cidr.address.bytes, length: cidr.length, negate: true)
-            }
-            addRules(internalChain, [match + [.verdict(.jump(Names.markMasq))]])
-        }
-        if usesExtChain {
-            var rules: [[NFTExpression]] = []
-            if !port.externalPolicyLocal {
-                rules.append([.verdict(.jump(Names.markMasq))])
-                if hasExternal { rules.append([.verdict(.goto(svcChain))]) }
-            } else {
-                if let cidr = clusterCIDR {
-                    rules.append(NFTMatch.address(.source, inPrefix: cidr.address.bytes, length: cidr.length) + [.verdict(.goto(svcChain))])
-                }
-                rules.append(NFTMatch.fibAddressType(.saddr, is: NFTAddressType.local) + [.verdict(.jump(Names.markMasq))])
-                rules.append(NFTMatch.fibAddressType(.saddr, is: NFTAddressType.local) + [.verdict(.goto(svcChain))])
-                if hasExternal { rules.append([.verdict(.goto(localChain))]) }
-            }
-            addRules(extChain, rules)
-        }
-        if let timeout = port.affinityTimeoutSeconds {
-            for ep in sel.reachable {
-                let name = Names.affinitySet(port, ep)
-                f.sets[ObjectKey(family: fam, name: name)] = NFTSet(table: base.table, name: name, keyType: base.addressType,
-                                                                   flags: [.dynamic], timeoutMilliseconds: UInt64(timeout) * 1000)
-            }
-        }
-        if usesClusterChain { addRules(svcChain, endpointRules(port, chain: svcChain, sel.cluster, family: family, into: &f)) }
-        if usesLocalChain { addRules(localChain, endpointRules(port, chain: localChain, sel.local, family: family, into: &f)) }
-        for ep in sel.reachable {
-            element(Names.hairpin, ep.ip.bytes + ep.ip.bytes, .member)
+        // A pod reaching itself through a service is masqueraded (see BaseRuleset). Only
+        // packets DNATed here can be such a pair, and a pod elsewhere has its own node's proxy
+        // for ClusterIPs: so this node's endpoints (and those of unknown place), plus every
+        // endpoint of a port whose external traffic from pods is sent on unmasqueraded
+        // (externalTrafficPolicy: Local), which a pod elsewhere may reach through this node.
+        // (A pair listed twice, from both groups, is one element: claims are per key.)
+        let anyEndpoint = usesExternal && port.externalPolicyLocal
+        for ep in sel.cluster + sel.local where anyEndpoint || ep.nodeName == nil || ep.nodeName == config.nodeName {
+            var pair = ElementBytes(ep.ip.bytes)
+            pair.append(ep.ip.bytes)
+            element(.hairpin, pair, .member)
         }
     }
 
-    /// The rules that pick an endpoint and DNAT to it: rule i takes the connection with
-    /// probability 1/(N-i) of what reaches it (`numgen random mod (N-i) == 0`), which makes the
-    /// choice uniform, as iptables' `statistic` cascade does. No set is involved: any map
-    /// shared by all service chains is bound by every one of them, and the kernel walks all
-    /// bindings for each element added and all elements for each binding (quadratic at 10k).
-    /// With ClientIP affinity a client seen recently first goes back to its endpoint, and the
-    /// chosen endpoint is remembered in its dynamic set.
-    private func endpointRules(_ port: ServicePortInfo, chain: String, _ eps: [EndpointInfo], family: IPFamily,
-                               into f: inout Fragment) -> [[NFTExpression]] {
+    /// The shared pick chains of an ordinary port, recorded in the fragment.
+    private func sharedTargets(_ port: ServicePortInfo, family: IPFamily, selection sel: EndpointSelection, usesExternal: Bool,
+                               into f: inout Fragment) -> Targets {
         let fam = family.nft
-        let ipv6 = family == .ipv6
-        let sticky = port.affinityTimeoutSeconds != nil
-        func dnat(_ ep: EndpointInfo) -> [NFTExpression] { NFTMatch.dnat(to: ep.ip.bytes, port: ep.port, family: fam) }
-        var rules: [[NFTExpression]] = []
-        if sticky {
-            for ep in eps {
-                let set = Names.affinitySet(port, ep)
-                rules.append(NFTMatch.address(.source, ipv6: ipv6, inSet: set) + remember(set, ipv6: ipv6) + dnat(ep))
-            }
+        let internalGroup = port.internalPolicyLocal ? sel.local : sel.cluster
+        let internalPick = PickChain(family: fam, entry: .address, path: .internal(count: internalGroup.count, local: port.internalPolicyLocal))
+        let externalPath: PickChain.Path = port.externalPolicyLocal
+            ? .externalLocal(cluster: sel.cluster.count, local: sel.local.count) : .external(cluster: sel.cluster.count)
+        let addressPick = PickChain(family: fam, entry: .address, path: externalPath)
+        let nodePortPick = PickChain(family: fam, entry: .nodePort, path: externalPath)
+        if !internalGroup.isEmpty { f.picks.insert(internalPick) }
+        if usesExternal {
+            if !port.externalIPs.isEmpty || !port.loadBalancerIPs.isEmpty { f.picks.insert(addressPick) }
+            if port.nodePort != nil { f.picks.insert(nodePortPick) }
         }
-        for (i, ep) in eps.enumerated() {
-            let remaining = UInt32(eps.count - i)
-            let pick: [NFTExpression] = remaining > 1
-                ? [.numgen(.random, modulus: remaining, offset: 0, into: .reg(1)), .cmp(.eq, register: .reg(1), data: NFTBytes.u32Host(0))]
-                : []
-            rules.append(pick + (sticky ? remember(Names.affinitySet(port, ep), ipv6: ipv6) : []) + dnat(ep))
-        }
-        return rules
+        return Targets(internal: internalPick.name, externalAddress: addressPick.name, externalNodePort: nodePortPick.name)
     }
 
-    private func remember(_ set: String, ipv6: Bool) -> [NFTExpression] {
-        [NFTMatch.loadAddress(.source, ipv6: ipv6), .dynset(.update, set: set, key: .reg(1), timeoutMilliseconds: nil)]
+    /// The endpoints of a group in their slots (`numgen` picks a slot); local endpoints
+    /// from `PickChain.localSlotOffset` on.
+    static func slots(_ group: [EndpointInfo], local: Bool) -> [EndpointSlot] {
+        let base = local ? PickChain.localSlotOffset : 0
+        return group.enumerated().map { EndpointSlot(slot: base + UInt32($0.offset), endpoint: PickChain.endpointValue($0.element)) }
+    }
+
+    /// External entries may use every endpoint (traffic from pods and the node) and, under a
+    /// Local policy, this node's endpoints for everyone else.
+    private func externalSlots(_ port: ServicePortInfo, _ sel: EndpointSelection) -> [EndpointSlot] {
+        Self.slots(sel.cluster, local: false) + (port.externalPolicyLocal ? Self.slots(sel.local, local: true) : [])
     }
 }

@@ -91,6 +91,18 @@ extension NFTTransaction {
         }
     }
 
+    /// Elements added (with values) or deleted (values nil) in a set, in transaction order.
+    func elements(in set: String, family: NFTFamily? = nil) -> [NFTSetElement] {
+        operations.flatMap { op -> [NFTSetElement] in
+            switch op {
+            case .addElements(let s, let e, _) where s.name == set && (family == nil || s.table.family == family): return e
+            case .deleteElements(let s, let e, _) where s.name == set && (family == nil || s.table.family == family):
+                return e.map { NFTSetElement(key: $0.key) }
+            default: return []
+            }
+        }
+    }
+
     var rules: [NFTRule] { operations.compactMap { if case .addRule(let r) = $0 { return r } else { return nil } } }
     var elementCount: Int {
         operations.reduce(0) { n, op in

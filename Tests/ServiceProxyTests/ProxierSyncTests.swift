@@ -31,8 +31,15 @@ import Testing
         for op in ops {
             if case .addRule(let r) = op { #expect(r.table.name == "swiftlet-proxy") }
         }
-        let names = backend.last!.touchedNames
-        #expect(names.contains { $0.hasPrefix("service-") && $0.hasSuffix("default/svc2/tcp/http") })
+        // svc2 (10.96.0.3): dispatched to the shared two-endpoint chain, its endpoints in slots.
+        let tx = backend.last!
+        #expect(tx.elements(in: "service-ips").contains {
+            $0.key == [10, 96, 0, 3, 6, 0, 0, 0, 0, 80, 0, 0] && $0.value == .verdict(.goto("service-pick-2")) })
+        let slots = tx.elements(in: "service-endpoints").filter { $0.key.starts(with: [10, 96, 0, 3, 6, 0, 0, 0, 0, 80, 0, 0]) }
+        #expect(Set(slots.map(\.value)) == [.data([10, 1, 0, 3, 0x1f, 0x90, 0, 0]), .data([10, 2, 0, 3, 0x1f, 0x90, 0, 0])])
+        #expect(tx.operations.contains(.addChain(NFTChain(table: NFTTableRef(family: .ip, name: "swiftlet-proxy"), name: "service-pick-2"))))
+        // No chain of any service's own: ordinary services are map elements only.
+        #expect(!tx.touchedNames.contains { $0.contains("/") })
     }
 
     @Test func oneServiceChangeTouchesOnlyThatServiceAndIsFlat() async throws {
@@ -42,20 +49,51 @@ import Testing
             let p = proxier(backend)
             await populate(p, count: count)
             #expect(await p.sync())
-            await p.update(slice: Fixtures.slice("svc7", Fixtures.ready("10.1.0.8", "10.2.0.8", "10.3.0.8")))
+            // An endpoint replaced: element replacements only, no chain or rule touched.
+            await p.update(slice: Fixtures.slice("svc7", Fixtures.ready("10.1.0.8", "10.2.9.8")))
             #expect(await p.sync())
-            let tx = try #require(backend.last)
-            #expect(backend.transactions.count == 2)
-            let chains = Set(tx.touchedNames.filter { $0.contains("/") })
-            #expect(chains.allSatisfy { $0.contains("default/svc7/") }, "touched: \(chains)")
-            // Only the new endpoint's hairpin pair is a new element; the chain is rewritten
-            // for three endpoints (three DNAT rules).
-            #expect(tx.elementCount == 1)
-            #expect(tx.rules.count == 3)
-            #expect(tx.operations.contains { if case .flushChain(_, let c) = $0 { return c.hasSuffix("default/svc7/tcp/http") } else { return false } })
-            sizes.append(tx.count)
+            let replaced = try #require(backend.last)
+            #expect(replaced.rules.isEmpty && !replaced.operations.contains { if case .addChain = $0 { true } else { false } })
+            // Slot 1 (10.2.0.8 -> 10.2.9.8) and the hairpin pair: a delete and an add each.
+            #expect(replaced.elementCount == 4, "\(replaced.operations)")
+            #expect(replaced.elements(in: "service-endpoints").map(\.key) == [[10, 96, 0, 8, 6, 0, 0, 0, 0, 80, 0, 0, 1, 0, 0, 0],
+                                                                             [10, 96, 0, 8, 6, 0, 0, 0, 0, 80, 0, 0, 1, 0, 0, 0]])
+            // A third endpoint: a new slot, and the dispatch verdict moves to the shared
+            // three-endpoint chain (made by the full sync, as for every count up to 16).
+            await p.update(slice: Fixtures.slice("svc7", Fixtures.ready("10.1.0.8", "10.2.9.8", "10.3.0.8")))
+            #expect(await p.sync())
+            let grown = try #require(backend.last)
+            #expect(backend.transactions.count == 3)
+            #expect(!grown.touchedNames.contains { $0.contains("/") })
+            #expect(grown.elements(in: "service-ips").map(\.value) == [nil, .verdict(.goto("service-pick-3"))])
+            #expect(grown.rules.isEmpty)
+            #expect(grown.elementCount == 4)  // dispatch delete + add, the new slot, its hairpin pair
+            sizes.append(grown.count + replaced.count)
+            // Seventeen endpoints: a shape not prepared; its chain is made once, for everyone.
+            let many = (1...17).map { "10.7.\($0).1" }
+            await p.update(slice: Fixtures.slice("svc8", many.map { ($0, true, false, nil) }))
+            #expect(await p.sync())
+            #expect(backend.last?.rules.map(\.chain) == ["service-pick-17"])
+            await p.update(slice: Fixtures.slice("svc9", many.map { ($0, true, false, nil) }))
+            #expect(await p.sync())
+            #expect(backend.last?.rules.isEmpty == true, "the 17-endpoint chain exists already")
         }
         #expect(sizes[0] == sizes[1], "transaction size must not grow with the number of services: \(sizes)")
+    }
+
+    @Test func affinityServicesKeepChainsOfTheirOwn() async throws {
+        let backend = RecordingBackend()
+        let p = proxier(backend)
+        await p.update(service: Fixtures.service("sticky", ip: "10.96.0.9", extra: "sessionAffinity: ClientIP"))
+        await p.update(slice: Fixtures.slice("sticky", Fixtures.ready("10.1.0.1", "10.1.0.2")))
+        #expect(await p.sync())
+        let tx = try #require(backend.last)
+        let chain = try #require(tx.elements(in: "service-ips").first?.value)
+        guard case .verdict(.goto(let name)) = chain else { Issue.record("dispatch: \(chain)"); return }
+        #expect(name.hasSuffix("default/sticky/tcp/http"))
+        #expect(tx.rules.filter { $0.chain == name }.count == 4)  // two affinity checks, two picks
+        #expect(tx.operations.filter { if case .addSet(let s) = $0 { s.timeoutMilliseconds == 10_800_000 } else { false } }.count == 2)
+        #expect(tx.elements(in: "service-endpoints").isEmpty)
     }
 
     @Test func unchangedInputsSyncNothing() async throws {
@@ -81,8 +119,8 @@ import Testing
         let ops = try #require(backend.last).operations
         #expect(ops.first == .addTable(NFTTableRef(family: .ip, name: "swiftlet-proxy")))
         #expect(ops.contains(.deleteTable(NFTTableRef(family: .ip, name: "swiftlet-proxy"))))
-        let dnat = backend.last!.rules.contains { r in r.expressions.contains(.immediate(data: [10, 9, 9, 9], into: .reg(1))) }
-        #expect(dnat, "the full resync carries the change that failed")
+        let slot = backend.last!.elements(in: "service-endpoints").contains { $0.value == .data([10, 9, 9, 9, 0x1f, 0x90, 0, 0]) }
+        #expect(slot, "the full resync carries the change that failed")
     }
 
     @Test func deletedServiceLeavesNothingBehind() async throws {
@@ -94,10 +132,10 @@ import Testing
         await p.delete(slice: "default", name: "svc1-abc")
         #expect(await p.sync())
         let ops = try #require(backend.last).operations
-        let deletedChains = ops.compactMap { op -> String? in if case .deleteChain(_, let n) = op { return n } else { return nil } }
-        #expect(deletedChains.count == 1 && deletedChains[0].hasSuffix("default/svc1/tcp/http"))
-        // service-ips, cluster-ips, 2 hairpin pairs.
-        #expect(backend.last!.elementCount == 4)
+        #expect(!ops.contains { if case .deleteChain = $0 { true } else { false } })
+        // service-ips, cluster-ips, 2 endpoint slots, 2 hairpin pairs.
+        #expect(backend.last!.elementCount == 6)
+        #expect(backend.last!.elements(in: "service-endpoints").allSatisfy { $0.key.starts(with: [10, 96, 0, 2]) })
         #expect(ops.allSatisfy { if case .addRule = $0 { return false } else { return true } })
     }
 
@@ -116,9 +154,8 @@ import Testing
         #expect(errors.contains { $0.contains("Service default/proto") && $0.contains("spec.ports[0].protocol") && $0.contains("QUIC") })
         #expect(errors.contains { $0.contains("EndpointSlice default/good-bad") && $0.contains("endpoints[0].addresses[0]") })
         #expect(await p.sync())
-        let names = try #require(backend.last).touchedNames
-        #expect(names.contains { $0.hasSuffix("default/good/tcp/http") })
-        #expect(!names.contains { $0.contains("badip") || $0.contains("port0") || $0.contains("proto") })
+        let dispatched = try #require(backend.last).elements(in: "service-ips").map { Array($0.key.prefix(4)) }
+        #expect(dispatched == [[10, 96, 0, 1]], "only the good service: \(dispatched)")
     }
 
     @Test func headlessAndExternalNameServicesGetNothing() async throws {
@@ -228,14 +265,15 @@ import Testing
         """))
         #expect(await p.sync())
         let tx = try #require(backend.last)
-        let v6Rules = tx.rules.filter { $0.table.family == .ip6 && $0.chain.hasSuffix("default/ds/tcp/http") }
-        let v4Rules = tx.rules.filter { $0.table.family == .ip && $0.chain.hasSuffix("default/ds/tcp/http") }
-        #expect(v4Rules.count == 1 && v6Rules.count == 2)
-        // IPv4: one endpoint, direct DNAT; IPv6: two endpoints, a 1/2 pick then the other.
-        #expect(v4Rules[0].expressions.contains(.immediate(data: [10, 1, 0, 1], into: .reg(1))))
-        #expect(v6Rules[0].expressions.contains(.numgen(.random, modulus: 2, offset: 0, into: .reg(1))))
-        #expect(v6Rules[0].expressions.contains(.immediate(data: IPAddress("fd00:1::1")!.bytes, into: .reg(1))))
-        #expect(v6Rules[1].expressions.contains(.nat(.dnat, family: .ip6, address: .reg(1), port: .reg(2), flags: 0)))
-        #expect(!v6Rules[1].expressions.contains { if case .numgen = $0 { return true } else { return false } })
+        let v4 = tx.elements(in: "service-endpoints", family: .ip), v6 = tx.elements(in: "service-endpoints", family: .ip6)
+        #expect(v4.map(\.value) == [.data([10, 1, 0, 1, 0x1f, 0x90, 0, 0])])
+        #expect(v6.count == 2 && v6.allSatisfy { $0.key.starts(with: IPAddress("fd00::5")!.bytes) && $0.key.count == 28 })
+        #expect(v6.contains { $0.value == .data(IPAddress("fd00:1::2")!.bytes + [0x1f, 0x90, 0, 0]) })
+        #expect(tx.elements(in: "service-ips", family: .ip).map(\.value) == [.verdict(.goto("service-pick-1"))])
+        #expect(tx.elements(in: "service-ips", family: .ip6).map(\.value) == [.verdict(.goto("service-pick-2"))])
+        // The IPv6 pick: 28-byte key (address, proto, port, slot), the value's port after 16 address bytes.
+        let pick = try #require(tx.rules.first { $0.table.family == .ip6 && $0.chain == "service-pick-2" })
+        #expect(pick.expressions.contains(.numgen(.random, modulus: 2, offset: 0, into: .reg32(6))))
+        #expect(pick.expressions.contains(.nat(.dnat, family: .ip6, address: .reg(1), port: .reg32(4), flags: 0)))
     }
 }

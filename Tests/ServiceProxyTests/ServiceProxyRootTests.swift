@@ -88,6 +88,49 @@ struct ServiceProxyRootTests {
         #expect(fromNode.values.reduce(0, +) == 10 && fromNode.keys.allSatisfy { $0.hasPrefix("backend-") }, "\(fromNode)")
     }
 
+    /// Local policies through the shared pick chains: backends 1 and 2 run on this node,
+    /// backend 3 elsewhere (all reachable here, as pods of other nodes are).
+    @Test func localTrafficPoliciesPickThisNodesEndpoints() async throws {
+        let topo = try Topology(backends: 3)
+        defer { topo.tearDown() }
+        try topo.startServers()
+        let proxier = try makeProxier(topo) { $0.clusterCIDRs = [IPPrefix("10.250.0.0/16")!] }
+        func placedSlice(_ service: String) -> EndpointSlice {
+            let eps = [(1, "node-a"), (2, "node-a"), (3, "node-b")].map {
+                "{addresses: [\"\(topo.backendIP($0.0))\"], conditions: {ready: true}, nodeName: \($0.1)}"
+            }
+            return Fixtures.decode("""
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: \(service)-abc, namespace: default, labels: {kubernetes.io/service-name: \(service)}}
+            addressType: IPv4
+            ports: [{name: http, port: 8080, protocol: TCP}]
+            endpoints: [\(eps.joined(separator: ", "))]
+            """)
+        }
+        await proxier.update(service: webService("type: NodePort, externalTrafficPolicy: Local, externalIPs: [10.252.0.100]",
+                                                 ports: "[{name: http, port: 80, targetPort: 8080, nodePort: 30080}]"))
+        await proxier.update(slice: placedSlice("web"))
+        await proxier.update(service: Fixtures.service("inner", ip: "10.96.0.11", extra: "internalTrafficPolicy: Local"))
+        await proxier.update(slice: placedSlice("inner"))
+        #expect(await proxier.sync())
+
+        // From outside the cluster: only this node's endpoints, by external IP and node port.
+        for url in ["http://10.252.0.100/", "http://10.251.0.1:30080/"] {
+            let counts = try topo.httpCounts(from: topo.client, url: url, count: 40)
+            #expect(counts.values.reduce(0, +) == 40 && Set(counts.keys) == ["backend-1", "backend-2"], "\(url): \(counts)")
+        }
+        // From a pod (inside the cluster CIDR): any endpoint, the caller itself included (the
+        // hairpin pair of an endpoint on another node is there for this).
+        let fromPod = try topo.httpCounts(from: topo.backend(3), url: "http://10.252.0.100/", count: 45)
+        #expect(fromPod.values.reduce(0, +) == 45 && Set(fromPod.keys) == ["backend-1", "backend-2", "backend-3"], "\(fromPod)")
+        // internalTrafficPolicy: Local: the ClusterIP leads only to this node's endpoints.
+        let inner = try topo.httpCounts(from: topo.client, url: "http://10.96.0.11/", count: 40)
+        #expect(inner.values.reduce(0, +) == 40 && Set(inner.keys) == ["backend-1", "backend-2"], "\(inner)")
+        let ruleset = try shell("ip netns exec \(topo.node) nft list ruleset")
+        #expect(ruleset.contains("external-local-pick-3-2") && ruleset.contains("local-pick-2"), "\(ruleset)")
+    }
+
     @Test func noEndpointsRejectsFast() async throws {
         let topo = try Topology(backends: 1)
         defer { topo.tearDown() }

@@ -38,6 +38,9 @@ public struct NFTCommitResult: Sendable {
     public let bytes: Int
     /// The ruleset generation after the commit.
     public let generation: UInt32
+    /// Time spent building the batch, and waiting for the kernel to apply it.
+    public let encodeSeconds: Double
+    public let kernelSeconds: Double
 }
 
 /// The nftables client: commits transactions as single netlink batches and lists tables,
@@ -66,9 +69,11 @@ public final class NFTables: Sendable {
     /// operation the kernel refused when it refuses.
     @discardableResult
     public func commit(_ transaction: NFTTransaction) throws -> NFTCommitResult {
+        let started = ContinuousClock.now
         let estimated = transaction.count * 4 + 8
         let first = nextSequences(estimated)
         let batch = try NFTBatchEncoder.encode(transaction, firstSequence: first)
+        let encoded = ContinuousClock.now
         defer { batch.deallocate() }
         let messages = batch.operationOfMessage.count + 1
         // The barrier after the batch: GETGEN answers once everything before it is processed.
@@ -91,7 +96,9 @@ public final class NFTables: Sendable {
                 throw NFTablesError(operation: operation, operationIndex: index, errno: firstFailure.errno,
                                     kernelMessage: firstFailure.message, otherFailures: failures.count - 1)
             }
-            return NFTCommitResult(messages: messages + 1, bytes: batch.buffer.length, generation: generation)
+            let done = ContinuousClock.now
+            return NFTCommitResult(messages: messages + 1, bytes: batch.buffer.length, generation: generation,
+                                   encodeSeconds: Self.seconds(encoded - started), kernelSeconds: Self.seconds(done - encoded))
         }
     }
 
@@ -106,6 +113,8 @@ public final class NFTables: Sendable {
         }
         try buffer.withUnsafeBytes { try io.send(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
     }
+
+    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
     static func generationID(_ message: NetlinkMessage) -> UInt32 {
         // nfgenmsg (4 bytes), then NFTA_GEN_ID (u32, big endian).
