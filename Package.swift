@@ -28,6 +28,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
     ],
     targets: [
         // The system C libraries (libnl-3/route, libnftnl, libmnl, libseccomp, libcap).
@@ -82,6 +87,25 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // CRI v1 messages and gRPC stubs, generated once from Proto/api.proto (scripts/generate-cri.sh).
+        .target(name: "CRIAPI", dependencies: [.product(name: "GRPCCore", package: "grpc-swift-2"),
+                                               .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                                               .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["Proto"]),
+        // exec/attach/port-forward over WebSocket channel protocols and SPDY/3.1, for CRI URLs and kubelet paths.
+        .target(name: "Streaming", dependencies: ["LinuxPrimitives", "CZlib",
+                                                  .product(name: "NIOCore", package: "swift-nio"),
+                                                  .product(name: "NIOPosix", package: "swift-nio"),
+                                                  .product(name: "NIOHTTP1", package: "swift-nio"),
+                                                  .product(name: "NIOWebSocket", package: "swift-nio"),
+                                                  .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                                                  .product(name: "Logging", package: "swift-log")]),
+        // The CRI v1 gRPC service (RuntimeService + ImageService) over the runtime and the image store.
+        .target(name: "CRI", dependencies: ["CRIAPI", "Runtime", "Images", "ContainerStats", "Streaming", "LinuxPrimitives",
+                                            .product(name: "GRPCCore", package: "grpc-swift-2"),
+                                            .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                                            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                                            .product(name: "Logging", package: "swift-log")]),
         // Running under systemd: journal log lines, D-Bus (logind shutdown inhibitor), Foundation-free.
         .target(name: "AgentSupport", dependencies: ["LinuxPrimitives", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "swiftlet-shim", dependencies: ["ShimProtocol", "LinuxPrimitives", "CLinux"],
@@ -89,7 +113,7 @@ let package = Package(
                           linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
         .executableTarget(name: "swiftlet", dependencies: [
             "LinuxPrimitives", "KubeAPI", "Images", "Runtime", "Networking", "ServiceProxy", "ContainerStats", "ContainerStatsHTTP", "Kubelet",
-            "ShimProtocol", "LinuxNetlink",
+            "ShimProtocol", "LinuxNetlink", "CRI", "Streaming",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -119,6 +143,15 @@ let package = Package(
         .testTarget(name: "ServiceProxyTests", dependencies: ["ServiceProxy", "KubeAPI", "LinuxNetlink", "LinuxPrimitives"]),
         .testTarget(name: "AgentSupportTests", dependencies: ["AgentSupport", "LinuxPrimitives",
                                                              .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "StreamingTests", dependencies: ["Streaming", "LinuxPrimitives",
+                                                           .product(name: "NIOCore", package: "swift-nio"),
+                                                           .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "CRITests", dependencies: ["CRIAPI", "Streaming", "LinuxPrimitives",
+                                                     .product(name: "GRPCCore", package: "grpc-swift-2"),
+                                                     .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                                                     .product(name: "NIOCore", package: "swift-nio"),
+                                                     .product(name: "NIOPosix", package: "swift-nio")],
+                    exclude: ["Fixtures"]),
         // Boots a pure cgroup v2 Debian VM (Tests/vm) and checks limits, the agent and systemd there.
         .testTarget(name: "VMSlowTests"),
     ]
