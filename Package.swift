@@ -94,6 +94,7 @@ let package = Package(
                 exclude: ["Proto"]),
         // exec/attach/port-forward over WebSocket channel protocols and SPDY/3.1, for CRI URLs and kubelet paths.
         .target(name: "Streaming", dependencies: ["LinuxPrimitives", "CZlib",
+                                                  .product(name: "Crypto", package: "swift-crypto"),
                                                   .product(name: "NIOCore", package: "swift-nio"),
                                                   .product(name: "NIOPosix", package: "swift-nio"),
                                                   .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -101,7 +102,7 @@ let package = Package(
                                                   .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                                                   .product(name: "Logging", package: "swift-log")]),
         // The CRI v1 gRPC service (RuntimeService + ImageService) over the runtime and the image store.
-        .target(name: "CRI", dependencies: ["CRIAPI", "Runtime", "Images", "ContainerStats", "Streaming", "LinuxPrimitives",
+        .target(name: "CRI", dependencies: ["CRIAPI", "Runtime", "Images", "ContainerStats", "Streaming", "LinuxPrimitives", "LinuxNetlink",
                                             .product(name: "GRPCCore", package: "grpc-swift-2"),
                                             .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                                             .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -25,7 +25,8 @@ struct SpawnSpecBuilder {
         spec.env = environment(config)
         spec.workingDir = !config.workingDir.isEmpty ? config.workingDir : (image.workingDir.isEmpty ? "/" : image.workingDir)
         let security = config.security
-        let identity = try UserResolver(layers: image.layerDirs).resolve(image: image.user, runAsUser: security.runAsUser,
+        let user = security.runAsUsername.flatMap { $0.isEmpty ? nil : $0 } ?? image.user
+        let identity = try UserResolver(layers: image.layerDirs).resolve(image: user, runAsUser: security.runAsUser,
                                                                         runAsGroup: security.runAsGroup)
         spec.uid = identity.uid
         spec.gid = identity.gid
@@ -53,6 +54,9 @@ struct SpawnSpecBuilder {
         spec.newUTSNamespace = false
         spec.shmSource = sandbox.config.ipc == .node ? "" : ShimProtocol.Paths.shm(sandboxDir)
         spec.mounts = mounts(config)
+        spec.tty = config.tty
+        spec.openStdin = config.stdin
+        spec.stdinOnce = config.stdinOnce
         return spec
     }
 

@@ -6,5 +6,5 @@ struct Swiftlet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftlet",
         abstract: "A Kubernetes node agent on raw Linux primitives.",
-        subcommands: [AgentCommand.self, ImageCommand.self, PodsCommand.self, LogsCommand.self, ExecCommand.self, ProxyCommand.self])
+        subcommands: [AgentCommand.self, CRICommand.self, ImageCommand.self, PodsCommand.self, LogsCommand.self, ExecCommand.self, ProxyCommand.self])
 }
