@@ -126,6 +126,10 @@ let package = Package(
                           path: "Benchmarks/stats/Sources/StatsBench"),
         // Benchmarks/podstart: pod start latency and shim memory beside runc, same run.
         .executableTarget(name: "podstart-bench", dependencies: ["Runtime", "Images", "LinuxPrimitives"], path: "Benchmarks/podstart"),
+        // Benchmarks/cri: RunPodSandbox + CreateContainer + StartContainer over any CRI socket.
+        .executableTarget(name: "cri-bench", dependencies: ["CRIAPI", .product(name: "GRPCCore", package: "grpc-swift-2"),
+                                                           .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport")],
+                          path: "Benchmarks/cri", exclude: ["README.md", "run.sh", "containerd.toml.in"]),
         // Side-by-side with kube-proxy's own kernel inputs (nft -f, iptables-restore); run as root.
         .executableTarget(name: "proxy-bench", dependencies: ["ServiceProxy", "KubeAPI", "LinuxNetlink", "LinuxPrimitives"],
                           path: "Benchmarks/proxy", exclude: ["README.md"]),
@@ -146,13 +150,13 @@ let package = Package(
                                                              .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "LinuxPrimitives",
                                                            .product(name: "NIOCore", package: "swift-nio"),
-                                                           .product(name: "NIOPosix", package: "swift-nio")]),
+                                                           .product(name: "NIOPosix", package: "swift-nio"),
+                                                           .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "CRITests", dependencies: ["CRIAPI", "Streaming", "LinuxPrimitives",
                                                      .product(name: "GRPCCore", package: "grpc-swift-2"),
                                                      .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                                                      .product(name: "NIOCore", package: "swift-nio"),
-                                                     .product(name: "NIOPosix", package: "swift-nio")],
-                    exclude: ["Fixtures"]),
+                                                     .product(name: "NIOPosix", package: "swift-nio")]),
         // Boots a pure cgroup v2 Debian VM (Tests/vm) and checks limits, the agent and systemd there.
         .testTarget(name: "VMSlowTests"),
     ]

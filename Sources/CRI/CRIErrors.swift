@@ -25,6 +25,8 @@ enum CRIErrors {
         case let e as ImageError:
             switch e {
             case .notFound: return RPCError(code: .notFound, message: message)
+            case .registry(_, let status, _) where status == 404: return RPCError(code: .notFound, message: message)
+            case .registry(_, let status, _) where status == 401 || status == 403: return RPCError(code: .permissionDenied, message: message)
             case .invalidReference, .ambiguous: return RPCError(code: .invalidArgument, message: message)
             case .context(_, let inner): return rpcError(inner, what)
             default: return RPCError(code: .unknown, message: message)
