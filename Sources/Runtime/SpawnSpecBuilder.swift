@@ -35,8 +35,17 @@ struct SpawnSpecBuilder {
             groups.append(UInt32(g))
         }
         spec.groups = groups
-        let caps = try Capabilities.effectiveSet(privileged: security.privileged, add: security.addCapabilities,
+        var caps = try Capabilities.effectiveSet(privileged: security.privileged, add: security.addCapabilities,
                                                  drop: security.dropCapabilities)
+        // Nobody can grant what the runtime does not hold (a nested runtime, no CAP_SYS_RESOURCE):
+        // privileged gets every capability there is here; an explicit add of a missing one is an error.
+        let held = ProcessCapabilities.bounding()
+        if security.privileged {
+            caps &= held
+        } else if caps & ~held != 0 {
+            let missing = Capabilities.names(caps & ~held).joined(separator: ", ")
+            throw RuntimeError(.invalid, "container \(config.name): capabilities \(missing) are not held by the runtime, so they cannot be added")
+        }
         spec.capBounding = caps
         spec.capPermitted = caps
         spec.capEffective = caps

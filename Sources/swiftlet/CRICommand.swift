@@ -33,8 +33,7 @@ struct CRICommand: AsyncParsableCommand {
         let store = try ImageStore(rootDir: node.rootDir)
         let runtimeConfig = RuntimeConfig(rootDir: node.rootDir, runDir: node.resolvedRunDir, cgroupRoot: node.cgroupRoot,
                                           shimPath: node.resolvedShimPath, seccompDefault: node.seccompDefault)
-        let network = CNIPodNetwork(options: PodNetworkOptions(confDir: node.cniConfDir, binDir: node.cniBinDir, podCIDR: node.podCidr),
-                                    logger: Logger(label: "swiftlet.network"))
+        let network = CNIPodNetwork(options: node.podNetworkOptions, logger: Logger(label: "swiftlet.network"))
         do { try await network.prepare() } catch { logger.error("pod networking is not ready: \(error)") }
         let runtime = try RuntimeService(config: runtimeConfig, images: ImageStoreProvider(store: store), network: network,
                                          logger: Logger(label: "swiftlet.runtime"))

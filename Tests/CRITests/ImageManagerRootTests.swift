@@ -113,6 +113,10 @@ struct ImageManagerRootTests {
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             try await h.start(extra: ["--insecure-registry", registry.host])
             try await h.withClients { _, im in
+                // The imported copy shares the layers; without it they must come from the registry.
+                var local = Runtime_V1_RemoveImageRequest()
+                local.image.image = CRIHarness.image
+                _ = try await im.removeImage(local)
                 let before = try await im.listImages(Runtime_V1_ListImagesRequest()).images.count
                 do {
                     _ = try await pull(im, "\(registry.host)/lib/bad:v1")

@@ -51,10 +51,10 @@ final class TestRegistry: @unchecked Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/nsenter")
         p.arguments = ["--net=" + harness.netnsPath, Self.binary, "serve", directory + "/config.yml"]
-        let log = FileHandle(forWritingAtPath: directory + "/registry.log") ?? {
-            FileManager.default.createFile(atPath: directory + "/registry.log", contents: nil)
-            return FileHandle(forWritingAtPath: directory + "/registry.log")!
-        }()
+        _ = FileManager.default.createFile(atPath: directory + "/registry.log", contents: nil)
+        guard let log = FileHandle(forWritingAtPath: directory + "/registry.log") else {
+            throw CRIHarness.HarnessError(message: "cannot open \(directory)/registry.log")
+        }
         p.standardOutput = log
         p.standardError = log
         try p.run()
@@ -80,7 +80,7 @@ final class TestRegistry: @unchecked Sendable {
         try #"{"default":[{"type":"insecureAcceptAnything"}]}"#.write(toFile: policy, atomically: true, encoding: .utf8)
         var args = ["--net=" + harness.netnsPath, "/usr/bin/skopeo", "--policy", policy, "copy", "--dest-tls-verify=false"]
         if let credentials { args += ["--dest-creds", "\(credentials.user):\(credentials.password)"] }
-        args += ["oci:\(harness.base)/image/oci:latest", "docker://\(host)/\(repository)"]
+        args += ["oci:\(harness.base)/image/oci", "docker://\(host)/\(repository)"]
         try harness.run("/usr/bin/nsenter", args)
     }
 

@@ -68,7 +68,7 @@ final class WebSocketTestClient {
     private func writeAll(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             if n < 0 { if errno == EINTR { continue }; throw SystemError.current("write") }
             offset += n
         }
@@ -76,7 +76,7 @@ final class WebSocketTestClient {
 
     private func readSome() throws -> [UInt8] {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
         if n < 0 { throw SystemError.current("read") }
         return Array(chunk[0..<n])
     }
