@@ -31,6 +31,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
     ],
     targets: [
         // The system C libraries (libnl-3/route, libnftnl, libmnl, libseccomp, libcap).
@@ -86,7 +91,7 @@ let package = Package(
         .target(name: "ShimProtocol", dependencies: ["LinuxPrimitives"]),
         // kubelet: pod workers, status, volumes, static pods, the kubelet HTTP endpoints.
         .target(name: "Kubelet", dependencies: [
-            "Runtime", "KubeAPI", "KubeClient", "LinuxPrimitives",
+            "Runtime", "KubeAPI", "KubeClient", "LinuxPrimitives", "Streaming",
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
@@ -95,6 +100,26 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // CRI v1 messages and gRPC stubs, generated once from Proto/api.proto (scripts/generate-cri.sh).
+        .target(name: "CRIAPI", dependencies: [.product(name: "GRPCCore", package: "grpc-swift-2"),
+                                               .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                                               .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                exclude: ["Proto"]),
+        // exec/attach/port-forward over WebSocket channel protocols and SPDY/3.1, for CRI URLs and kubelet paths.
+        .target(name: "Streaming", dependencies: ["LinuxPrimitives", "Runtime", "CZlib",
+                                                  .product(name: "Crypto", package: "swift-crypto"),
+                                                  .product(name: "NIOCore", package: "swift-nio"),
+                                                  .product(name: "NIOPosix", package: "swift-nio"),
+                                                  .product(name: "NIOHTTP1", package: "swift-nio"),
+                                                  .product(name: "NIOWebSocket", package: "swift-nio"),
+                                                  .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                                                  .product(name: "Logging", package: "swift-log")]),
+        // The CRI v1 gRPC service (RuntimeService + ImageService) over the runtime and the image store.
+        .target(name: "CRI", dependencies: ["CRIAPI", "Runtime", "Images", "ContainerStats", "Streaming", "LinuxPrimitives", "LinuxNetlink",
+                                            .product(name: "GRPCCore", package: "grpc-swift-2"),
+                                            .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                                            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                                            .product(name: "Logging", package: "swift-log")]),
         // Running under systemd: journal log lines, D-Bus (logind shutdown inhibitor), Foundation-free.
         .target(name: "AgentSupport", dependencies: ["LinuxPrimitives", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "swiftlet-shim", dependencies: ["ShimProtocol", "LinuxPrimitives", "CLinux"],
@@ -117,7 +142,7 @@ let package = Package(
         ]),
         .executableTarget(name: "swiftlet", dependencies: [
             "LinuxPrimitives", "KubeAPI", "Images", "Runtime", "Networking", "ServiceProxy", "ContainerStats", "ContainerStatsHTTP", "Kubelet",
-            "ShimProtocol", "LinuxNetlink", "AgentSupport", "KubeClient", "APIServer",
+            "ShimProtocol", "LinuxNetlink", "AgentSupport", "KubeClient", "APIServer", "CRI", "Streaming",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -134,6 +159,10 @@ let package = Package(
                           path: "Benchmarks/stats/Sources/StatsBench"),
         // Benchmarks/podstart: pod start latency and shim memory beside runc, same run.
         .executableTarget(name: "podstart-bench", dependencies: ["Runtime", "Images", "LinuxPrimitives"], path: "Benchmarks/podstart"),
+        // Benchmarks/cri: RunPodSandbox + CreateContainer + StartContainer over any CRI socket.
+        .executableTarget(name: "cri-bench", dependencies: ["CRIAPI", .product(name: "GRPCCore", package: "grpc-swift-2"),
+                                                           .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport")],
+                          path: "Benchmarks/cri", exclude: ["README.md", "run.sh", "containerd.toml.in"]),
         // Side-by-side with kube-proxy's own kernel inputs (nft -f, iptables-restore); run as root.
         .executableTarget(name: "proxy-bench", dependencies: ["ServiceProxy", "KubeAPI", "LinuxNetlink", "LinuxPrimitives"],
                           path: "Benchmarks/proxy", exclude: ["README.md"]),
@@ -152,6 +181,15 @@ let package = Package(
         .testTarget(name: "ServiceProxyTests", dependencies: ["ServiceProxy", "KubeAPI", "LinuxNetlink", "LinuxPrimitives"]),
         .testTarget(name: "AgentSupportTests", dependencies: ["AgentSupport", "LinuxPrimitives",
                                                              .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "StreamingTests", dependencies: ["Streaming", "LinuxPrimitives",
+                                                           .product(name: "NIOCore", package: "swift-nio"),
+                                                           .product(name: "NIOPosix", package: "swift-nio"),
+                                                           .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "CRITests", dependencies: ["CRIAPI", "Streaming", "LinuxPrimitives",
+                                                     .product(name: "GRPCCore", package: "grpc-swift-2"),
+                                                     .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                                                     .product(name: "NIOCore", package: "swift-nio"),
+                                                     .product(name: "NIOPosix", package: "swift-nio")]),
         // Boots a pure cgroup v2 Debian VM (Tests/vm) and checks limits, the agent and systemd there.
         .testTarget(name: "VMSlowTests"),
         .testTarget(name: "APIServerTests", dependencies: ["APIServer", "KubeClient", "KubeAPI"]),

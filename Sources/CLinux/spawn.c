@@ -12,8 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <grp.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -54,6 +56,7 @@ static const char *const step_names[] = {
     [SPAWN_STEP_EXEC] = "execve",
     [SPAWN_STEP_SETNS] = "setns",
     [SPAWN_STEP_PIPE] = "pipe2",
+    [SPAWN_STEP_CTTY] = "ioctl(TIOCSCTTY)",
 };
 
 const char *clinux_spawn_step_name(int step) {
@@ -103,6 +106,8 @@ static void setup_stdio(const struct clinux_container_spec *spec, int errpipe) {
             clinux_child_fail(errpipe, SPAWN_STEP_STDIO, errno, NULL);
         }
     }
+    // A terminal session: the pty slave on stdin becomes this session's controlling terminal.
+    if (spec->set_ctty && ioctl(0, TIOCSCTTY, 0) != 0) clinux_child_fail(errpipe, SPAWN_STEP_CTTY, errno, NULL);
 }
 
 static int raw_capset(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
@@ -306,14 +311,48 @@ pid_t clinux_spawn_container(const struct clinux_container_spec *spec, int *pidf
     return finish_spawn(pid, p[0], pidfd_out, error);
 }
 
+/// The pid a pidfd names, as the calling process's pid namespace sees it (fdinfo "Pid:").
+/// The exec helper lives in the pod's pid namespace when the pod shares one, so the pid it
+/// reports is not the caller's; the pidfd it passes back is namespace-independent.
+static pid_t pid_of_pidfd(int pidfd) {
+    char path[64] = "/proc/self/fdinfo/";
+    size_t n = strlen(path);
+    int v = pidfd, digits = 0;
+    char tmp[16];
+    do { tmp[digits++] = (char)('0' + v % 10); v /= 10; } while (v && digits < 15);
+    while (digits) path[n++] = tmp[--digits];
+    path[n] = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[1024];
+    ssize_t got = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (got <= 0) return -1;
+    buf[got] = 0;
+    char *line = strstr(buf, "\nPid:");
+    if (!line) return -1;
+    line += 5;
+    while (*line == ' ' || *line == '\t') line++;
+    pid_t pid = 0;
+    while (*line >= '0' && *line <= '9') pid = pid * 10 + (*line++ - '0');
+    return pid > 0 ? pid : -1;
+}
+
 pid_t clinux_spawn_exec(int target_pidfd, const struct clinux_container_spec *spec, int *pidfd_out, struct clinux_spawn_error *error) {
     int p[2];
     int report[2];
     *pidfd_out = -1;
-    if (pipe2(p, O_CLOEXEC) != 0 || pipe2(report, O_CLOEXEC) != 0) {
+    if (pipe2(p, O_CLOEXEC) != 0) {
         memset(error, 0, sizeof(*error));
         error->step = SPAWN_STEP_PIPE;
         error->err = errno;
+        return -1;
+    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0) {
+        memset(error, 0, sizeof(*error));
+        error->step = SPAWN_STEP_PIPE;
+        error->err = errno;
+        close(p[0]); close(p[1]);
         return -1;
     }
     pid_t helper = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
@@ -343,23 +382,62 @@ pid_t clinux_spawn_exec(int target_pidfd, const struct clinux_container_spec *sp
             exec_with_path(spec, p[1]);
             _exit(127);
         }
-        ssize_t ignored = write(report[1], &pid, sizeof(pid));
+        // The child's pidfd goes to the parent, which reads the pid in its own namespace from it.
+        struct iovec iov = {.iov_base = &pid, .iov_len = sizeof(pid)};
+        char control[CMSG_SPACE(sizeof(int))];
+        memset(control, 0, sizeof(control));
+        struct msghdr msg;
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof(control);
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &child_pidfd, sizeof(int));
+        ssize_t ignored = sendmsg(report[1], &msg, MSG_NOSIGNAL);
         (void)ignored;
         _exit(0);
     }
     close(p[1]);
     close(report[1]);
-    pid_t pid = -1;
+    pid_t inner = -1;
+    int received = -1;
+    struct iovec iov = {.iov_base = &inner, .iov_len = sizeof(inner)};
+    char control[CMSG_SPACE(sizeof(int))];
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
     ssize_t n;
-    do { n = read(report[0], &pid, sizeof(pid)); } while (n < 0 && errno == EINTR);
+    do { n = recvmsg(report[0], &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
     close(report[0]);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n > 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) memcpy(&received, CMSG_DATA(c), sizeof(int));
+    }
     int status;
     while (waitpid(helper, &status, 0) < 0 && errno == EINTR) {}
-    if (n == (ssize_t)sizeof(pid) && pid > 0) {
-        *pidfd_out = (int)syscall(SYS_pidfd_open, pid, 0);
-        pid_t result = finish_spawn(pid, p[0], pidfd_out, error);
-        return result;
+    if (n == (ssize_t)sizeof(inner) && inner > 0 && received >= 0) {
+        pid_t pid = pid_of_pidfd(received);
+        *pidfd_out = received;
+        if (pid <= 0) {
+            // Cannot name it: kill it rather than leave a child we would never reap by pid.
+            syscall(SYS_pidfd_send_signal, received, SIGKILL, NULL, 0);
+            close(received);
+            *pidfd_out = -1;
+            close(p[0]);
+            memset(error, 0, sizeof(*error));
+            error->step = SPAWN_STEP_CLONE;
+            error->err = ESRCH;
+            return -1;
+        }
+        return finish_spawn(pid, p[0], pidfd_out, error);
     }
+    if (received >= 0) close(received);
     struct clinux_spawn_error record;
     do { n = read(p[0], &record, sizeof(record)); } while (n < 0 && errno == EINTR);
     close(p[0]);

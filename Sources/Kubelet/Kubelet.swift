@@ -7,6 +7,7 @@ import KubeAPI
 import LinuxPrimitives
 import Logging
 import Runtime
+import Streaming
 import ServiceLifecycle
 
 /// The node agent's kubelet: pod sources feed pod workers, which drive the runtime; runtime
@@ -181,7 +182,14 @@ public final class Kubelet: Sendable {
         let router = Router()
         addRoutes(to: router)
         extraRoutes(router)
-        let app = Application(router: router, server: try .tls(.http1(), tlsConfiguration: api.tls),
+        // exec, attach and port-forward arrive here as upgrades (WebSocket channel protocols or
+        // SPDY) proxied by the API server; everything else goes on to the router.
+        let streaming = StreamingServer(runtime: RuntimeStreamingAdapter(runtime: runtime),
+                                        resolver: KubeletStreamingResolver(statuses: statuses, runtime: runtime),
+                                        logger: Logger(label: "swiftlet.streaming"))
+        let app = Application(router: router,
+                              server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [streaming.httpHandler()])),
+                                               tlsConfiguration: api.tls),
                               configuration: .init(address: .hostname("0.0.0.0", port: api.port)), logger: Logger(label: "swiftlet.kubelet-port"))
         group.addTask { try await app.run() }
     }

@@ -59,6 +59,15 @@ public struct ContainerSpawnSpec: Sendable, Equatable {
     public var cgroupDir: String = ""
     /// CRI log file the shim appends the container's stdout/stderr to.
     public var logPath: String = ""
+    /// The process gets a pseudo-terminal (stdin, stdout and stderr on its slave end) that is
+    /// also its controlling terminal; for exec the caller passes the slave, for a container the
+    /// shim makes the pair and keeps the master.
+    public var tty = false
+    /// Keep a stdin open for the container (CRI `stdin`): the shim writes what attached
+    /// clients send; without it stdin is /dev/null.
+    public var openStdin = false
+    /// Close the container's stdin when the first attached client detaches (CRI `stdin_once`).
+    public var stdinOnce = false
 
     public init() {}
 
@@ -104,6 +113,9 @@ public struct ContainerSpawnSpec: Sendable, Equatable {
         r.append("hostname", hostname)
         r.append("cgroup", cgroupDir)
         r.append("log", logPath)
+        r.append("tty", tty)
+        r.append("stdin", openStdin)
+        r.append("stdin_once", stdinOnce)
         return r
     }
 
@@ -144,5 +156,8 @@ public struct ContainerSpawnSpec: Sendable, Equatable {
         hostname = r.string("hostname") ?? ""
         cgroupDir = r.string("cgroup") ?? ""
         logPath = r.string("log") ?? ""
+        tty = r.bool("tty")
+        openStdin = r.bool("stdin")
+        stdinOnce = r.bool("stdin_once")
     }
 }

@@ -107,6 +107,7 @@ public enum ContainerSpawner {
                                     c.stdin_fd = stdin
                                     c.stdout_fd = stdout
                                     c.stderr_fd = stderr
+                                    c.set_ctty = spec.tty ? 1 : 0
                                     return try withUnsafePointer(to: &c) { try body($0) }
                                 }
                             }

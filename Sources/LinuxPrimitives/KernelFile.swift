@@ -29,8 +29,9 @@ public enum KernelFile {
         return FileDescriptor(rawValue: fd)
     }
 
-    /// Reads to the end. Kernel text files are seq_files (or sysfs attributes), which fill a
-    /// read as far as they can: a short read is the end, so small files cost one read call.
+    /// Reads to the end of file (a read of 0). A short read is *not* the end: a seq_file hands
+    /// out one internal page of whole records per read, so /proc/self/mountinfo on a host with
+    /// many mounts (overlay lines are long) comes in several short pieces.
     private static func readAndClose(_ fd: Int32, path: String) throws -> [UInt8]? {
         if fd < 0 {
             let err = Glibc.errno
@@ -48,8 +49,8 @@ public enum KernelFile {
                     if err == EINTR { continue }
                     return err
                 }
+                if n == 0 { return 0 }
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[0..<n]))
-                if n < chunk { return 0 }
             }
         }
         if failure != 0 {

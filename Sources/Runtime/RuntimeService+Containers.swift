@@ -178,8 +178,13 @@ extension RuntimeService {
     }
 
     /// Updates the limits of a container's cgroup (CRI UpdateContainerResources).
+    /// The new resources are also recorded, so status reports what is in force (in-place resize).
     public func updateContainerResources(_ id: String, _ resources: ContainerResources) throws -> [String] {
-        let record = try container(id)
-        return try cgroups.apply(resources.cgroupLimits, to: record.cgroupPath)
+        var record = try container(id)
+        let notEnforced = try cgroups.apply(resources.cgroupLimits, to: record.cgroupPath)
+        record.config.resources = resources
+        try StateFiles.save(record, to: ShimProtocol.Paths.containerDir(sandboxDir(record.sandboxID), id) + "/container.json")
+        containers.withLock { $0[id] = record }
+        return notEnforced
     }
 }

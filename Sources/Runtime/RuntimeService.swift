@@ -11,7 +11,11 @@ public enum RuntimeEvent: Sendable, Equatable {
 }
 
 public struct RuntimeError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Kind: Sendable, Equatable { case notFound, invalid, failed }
+    public enum Kind: Sendable, Equatable {
+        case notFound, invalid, failed
+        /// The object exists but is in the wrong state for the call (exec in an exited container).
+        case failedPrecondition
+    }
     public let kind: Kind
     public let message: String
 

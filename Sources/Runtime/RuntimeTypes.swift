@@ -130,6 +130,8 @@ public enum SeccompChoice: Codable, Sendable, Equatable {
 
 public struct ContainerSecurity: Codable, Sendable, Equatable {
     public var runAsUser: Int64?
+    /// A user name from the image's /etc/passwd (CRI `run_as_username`); must exist there.
+    public var runAsUsername: String?
     public var runAsGroup: Int64?
     public var supplementalGroups: [Int64]
     public var readOnlyRootfs: Bool
@@ -201,10 +203,17 @@ public struct ContainerConfig: Codable, Sendable, Equatable {
     public var logPath: String
     public var resources: ContainerResources
     public var security: ContainerSecurity
+    /// Keep stdin open for attached clients (Kubernetes `stdin`).
+    public var stdin: Bool
+    /// Close stdin when the first attached client detaches (`stdinOnce`).
+    public var stdinOnce: Bool
+    /// Run with a terminal (`tty`): output is one stream, logged as stdout.
+    public var tty: Bool
 
     public init(name: String, attempt: UInt32 = 0, image: String, command: [String] = [], args: [String] = [], workingDir: String = "",
                 env: [String] = [], mounts: [ContainerMount] = [], labels: [String: String] = [:], annotations: [String: String] = [:],
-                logPath: String = "", resources: ContainerResources = ContainerResources(), security: ContainerSecurity = ContainerSecurity()) {
+                logPath: String = "", resources: ContainerResources = ContainerResources(), security: ContainerSecurity = ContainerSecurity(),
+                stdin: Bool = false, stdinOnce: Bool = false, tty: Bool = false) {
         self.name = name
         self.attempt = attempt
         self.image = image
@@ -218,5 +227,26 @@ public struct ContainerConfig: Codable, Sendable, Equatable {
         self.logPath = logPath
         self.resources = resources
         self.security = security
+        self.stdin = stdin
+        self.stdinOnce = stdinOnce
+        self.tty = tty
+    }
+}
+
+extension ContainerConfig {
+    /// Decodes records written before `stdin`, `stdinOnce` and `tty` existed (as false).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name), attempt: try c.decode(UInt32.self, forKey: .attempt),
+                  image: try c.decode(String.self, forKey: .image), command: try c.decode([String].self, forKey: .command),
+                  args: try c.decode([String].self, forKey: .args), workingDir: try c.decode(String.self, forKey: .workingDir),
+                  env: try c.decode([String].self, forKey: .env), mounts: try c.decode([ContainerMount].self, forKey: .mounts),
+                  labels: try c.decode([String: String].self, forKey: .labels),
+                  annotations: try c.decode([String: String].self, forKey: .annotations),
+                  logPath: try c.decode(String.self, forKey: .logPath), resources: try c.decode(ContainerResources.self, forKey: .resources),
+                  security: try c.decode(ContainerSecurity.self, forKey: .security),
+                  stdin: try c.decodeIfPresent(Bool.self, forKey: .stdin) ?? false,
+                  stdinOnce: try c.decodeIfPresent(Bool.self, forKey: .stdinOnce) ?? false,
+                  tty: try c.decodeIfPresent(Bool.self, forKey: .tty) ?? false)
     }
 }

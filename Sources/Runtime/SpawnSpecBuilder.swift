@@ -25,7 +25,8 @@ struct SpawnSpecBuilder {
         spec.env = environment(config)
         spec.workingDir = !config.workingDir.isEmpty ? config.workingDir : (image.workingDir.isEmpty ? "/" : image.workingDir)
         let security = config.security
-        let identity = try UserResolver(layers: image.layerDirs).resolve(image: image.user, runAsUser: security.runAsUser,
+        let user = security.runAsUsername.flatMap { $0.isEmpty ? nil : $0 } ?? image.user
+        let identity = try UserResolver(layers: image.layerDirs).resolve(image: user, runAsUser: security.runAsUser,
                                                                         runAsGroup: security.runAsGroup)
         spec.uid = identity.uid
         spec.gid = identity.gid
@@ -34,8 +35,17 @@ struct SpawnSpecBuilder {
             groups.append(UInt32(g))
         }
         spec.groups = groups
-        let caps = try Capabilities.effectiveSet(privileged: security.privileged, add: security.addCapabilities,
+        var caps = try Capabilities.effectiveSet(privileged: security.privileged, add: security.addCapabilities,
                                                  drop: security.dropCapabilities)
+        // Nobody can grant what the runtime does not hold (a nested runtime, no CAP_SYS_RESOURCE):
+        // privileged gets every capability there is here; an explicit add of a missing one is an error.
+        let held = ProcessCapabilities.bounding()
+        if security.privileged {
+            caps &= held
+        } else if caps & ~held != 0 {
+            let missing = Capabilities.names(caps & ~held).joined(separator: ", ")
+            throw RuntimeError(.invalid, "container \(config.name): capabilities \(missing) are not held by the runtime, so they cannot be added")
+        }
         spec.capBounding = caps
         spec.capPermitted = caps
         spec.capEffective = caps
@@ -53,6 +63,9 @@ struct SpawnSpecBuilder {
         spec.newUTSNamespace = false
         spec.shmSource = sandbox.config.ipc == .node ? "" : ShimProtocol.Paths.shm(sandboxDir)
         spec.mounts = mounts(config)
+        spec.tty = config.tty
+        spec.openStdin = config.stdin
+        spec.stdinOnce = config.stdinOnce
         return spec
     }
 

@@ -5,6 +5,10 @@ import LinuxPrimitives
 public enum ShimProtocol {
     public enum Op: String, Sendable {
         case start, kill, exec, state, events, shutdown, reopenLog = "reopen-log", ping
+        /// Attach to a running container's stdio (descriptors passed: stdin, stdout, stderr).
+        case attach
+        /// Set the window size of a tty container's terminal.
+        case resize
     }
 
     /// Files inside a sandbox directory.

@@ -14,6 +14,10 @@ final class Shim {
         var state: ShimContainerState
         var log: CRILogWriter?
         var openPipes = 0
+        /// Where attached clients' input goes: the write end of the stdin pipe, or the pty master.
+        var stdinFD: Int32?
+        /// The master end of a tty container's terminal (also read as its output).
+        var ptyMaster: Int32?
     }
 
     struct Pipe {
@@ -36,6 +40,8 @@ final class Shim {
     var connections: Set<Int32> = []
     var subscribers: Set<Int32> = []
     var execs: [pid_t: ExecProcess] = [:]
+    /// Attached clients by their connection descriptor.
+    var attachments: [Int32: Attachment] = [:]
     var running = true
     var buffer = [UInt8](repeating: 0, count: 65536)
 
@@ -52,6 +58,7 @@ final class Shim {
                                  pollfd(fd: server.fd.rawValue, events: Int16(POLLIN), revents: 0)]
             for c in connections { fds.append(pollfd(fd: c, events: Int16(POLLIN), revents: 0)) }
             for p in pipes.keys { fds.append(pollfd(fd: p, events: Int16(POLLIN), revents: 0)) }
+            for a in attachments.values { if let input = a.stdin { fds.append(pollfd(fd: input, events: Int16(POLLIN), revents: 0)) } }
             let n = poll(&fds, nfds_t(fds.count), -1)
             if n < 0 { continue }
             for entry in fds where entry.revents != 0 {
@@ -59,6 +66,7 @@ final class Shim {
                 else if entry.fd == server.fd.rawValue { acceptConnection() }
                 else if connections.contains(entry.fd) { handleConnection(entry.fd) }
                 else if pipes[entry.fd] != nil { drainPipe(entry.fd, untilEmpty: false) }
+                else { forwardAttachedInput(entry.fd) }
             }
         }
         shutdownAndExit()
@@ -111,6 +119,8 @@ final class Shim {
         c.state.exitCode = exitCode
         c.state.signal = signal
         c.state.finishedAt = WallClock.nanos()
+        if let input = c.stdinFD, input != c.ptyMaster { close(input) }
+        c.stdinFD = nil
         if !c.spec.cgroupDir.isEmpty, let text = try? FileSystem.readSmall(c.spec.cgroupDir + "/memory.events") {
             c.state.oomKills = text.split(separator: "\n").first { $0.hasPrefix("oom_kill ") }.flatMap { Int($0.dropFirst(9)) } ?? -1
         }
@@ -121,6 +131,7 @@ final class Shim {
         event.append("id", id)
         event.append("exit_code", exitCode)
         for s in subscribers { try? UnixSocket(fd: FileDescriptor(rawValue: s)).send(event) }
+        finishAttachments(of: id, exitCode: exitCode)
     }
 
     func persist(_ id: String) {
@@ -136,7 +147,9 @@ final class Shim {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 {
                 buffer.withUnsafeBytes { raw in
-                    containers[pipe.containerID]?.log?.feed(stream: pipe.stream, UnsafeRawBufferPointer(rebasing: raw[0..<n]))
+                    let chunk = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                    containers[pipe.containerID]?.log?.feed(stream: pipe.stream, chunk)
+                    copyToAttachments(pipe.containerID, stream: pipe.stream, chunk)
                 }
                 if !untilEmpty && n < buffer.count { return }
                 continue
@@ -147,6 +160,10 @@ final class Shim {
             close(fd)
             pipes.removeValue(forKey: fd)
             if var c = containers[pipe.containerID] {
+                if c.ptyMaster == fd {
+                    c.ptyMaster = nil
+                    c.stdinFD = nil
+                }
                 c.openPipes -= 1
                 if c.openPipes == 0 {
                     c.log?.close()
@@ -172,6 +189,7 @@ final class Shim {
         for (_, exec) in execs where exec.connection == fd {
             _ = clinux_pidfd_send_signal(exec.pidfd.rawValue, SIGKILL, 0)
         }
+        detach(connection: fd)
         close(fd)
     }
 
@@ -202,13 +220,18 @@ final class Shim {
             reply(socket, [:])
         case .reopenLog:
             handleReopen(socket, request)
+        case .attach:
+            handleAttach(socket, request, fds: passed)
+        case .resize:
+            handleResize(socket, request)
         case .shutdown:
             reply(socket, [:])
             running = false
         case nil:
             reply(socket, error: "unknown op \(request.string("op") ?? "(none)")")
         }
-        if request.string("op") != ShimProtocol.Op.exec.rawValue { for f in passed { close(f) } }
+        let keepsDescriptors = [ShimProtocol.Op.exec.rawValue, ShimProtocol.Op.attach.rawValue]
+        if !keepsDescriptors.contains(request.string("op") ?? "") { for f in passed { close(f) } }
     }
 
     func reply(_ socket: UnixSocket, _ fields: [String: String]) {

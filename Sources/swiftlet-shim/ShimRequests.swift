@@ -19,36 +19,31 @@ extension Shim {
         }
         var container = Container(spec: spec, process: nil, state: ShimContainerState(), log: nil)
         do {
-            let out = try FileDescriptor.pipe()
-            let err = try FileDescriptor.pipe()
-            let devnull = try FileDescriptor.open("/dev/null", O_RDONLY)
-            defer {
-                out.write.close()
-                err.write.close()
-                devnull.close()
-            }
+            let io = try ContainerIO(spec)
             var log: CRILogWriter? = nil
             if !spec.logPath.isEmpty {
                 do { log = try CRILogWriter(path: spec.logPath) } catch {
-                    out.read.close()
-                    err.read.close()
+                    io.closeAll()
                     throw error
                 }
             }
             let process: SpawnedProcess
             do {
-                process = try ContainerSpawner.spawnContainer(spec, stdin: devnull.rawValue, stdout: out.write.rawValue, stderr: err.write.rawValue)
+                process = try ContainerSpawner.spawnContainer(spec, stdin: io.childStdin, stdout: io.childStdout, stderr: io.childStderr)
             } catch {
-                out.read.close()
-                err.read.close()
+                io.closeAll()
                 log?.close()
                 throw error
             }
-            try? out.read.setNonBlocking()
-            try? err.read.setNonBlocking()
-            pipes[out.read.rawValue] = Pipe(containerID: id, stream: 0)
-            pipes[err.read.rawValue] = Pipe(containerID: id, stream: 1)
-            container.openPipes = 2
+            io.closeChildEnds()
+            for (index, fd) in io.outputs.enumerated() {
+                try? FileDescriptor(rawValue: fd).setNonBlocking()
+                pipes[fd] = Pipe(containerID: id, stream: index)
+            }
+            if let input = io.stdinWriter { try? FileDescriptor(rawValue: input).setNonBlocking() }
+            container.openPipes = io.outputs.count
+            container.stdinFD = io.stdinWriter
+            container.ptyMaster = io.ptyMaster
             container.log = log
             container.process = process
             container.state.pid = process.pid
@@ -97,6 +92,9 @@ extension Shim {
             spec.env.append(extra)
         }
         if let cwd = request.string("cwd"), !cwd.isEmpty { spec.workingDir = cwd }
+        // With a terminal the caller passed the pty slave three times; it becomes the exec's
+        // controlling terminal.
+        spec.tty = request.bool("tty")
         do {
             let exec = try ContainerSpawner.spawnExec(into: process.pidfd, spec, stdin: fds[0], stdout: fds[1], stderr: fds[2])
             execs[exec.pid] = ExecProcess(connection: socket.fd.rawValue, pidfd: exec.pidfd)

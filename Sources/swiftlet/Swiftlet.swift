@@ -6,6 +6,6 @@ struct Swiftlet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftlet",
         abstract: "A Kubernetes node agent on raw Linux primitives.",
-        subcommands: [AgentCommand.self, ImageCommand.self, PodsCommand.self, LogsCommand.self, ExecCommand.self, ProxyCommand.self, UpCommand.self,
-                      APIServerCommand.self])
+        subcommands: [AgentCommand.self, CRICommand.self, ImageCommand.self, PodsCommand.self, LogsCommand.self, ExecCommand.self, ProxyCommand.self,
+                      UpCommand.self, APIServerCommand.self])
 }

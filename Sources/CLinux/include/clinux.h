@@ -72,5 +72,6 @@ int clinux_eventfd(void);
 int clinux_memfd_create(const char *name, unsigned int flags);
 
 #include "clinux_net.h"
+#include "clinux_tty.h"
 
 #endif

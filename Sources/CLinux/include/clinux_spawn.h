@@ -60,6 +60,7 @@ struct clinux_container_spec {
     const char *hostname;            // set when new_uts_ns
     int cgroup_fd;                   // cgroup2 directory fd for CLONE_INTO_CGROUP, or -1
     int stdin_fd, stdout_fd, stderr_fd;
+    int set_ctty;                    // after setsid, make stdin (a pty slave) the controlling terminal
 };
 
 /// Failure details written by the child before it exits: which step, errno, and the path.
