@@ -1,3 +1,4 @@
+import Logging
 import Networking
 
 extension NodeOptions {
@@ -12,5 +13,20 @@ extension NodeOptions {
             options.ipamDataDir = rootDir + "/cni/networks"
         }
         return options
+    }
+}
+
+extension NodeOptions {
+    /// `swiftlet up --data-dir DIR` keeps every piece of state under DIR: with a DIR of its own
+    /// and the host paths left at their defaults, the default CNI configuration (when the host
+    /// has none) and the pod logs go below DIR instead of /etc/cni/net.d and /var/log/pods.
+    /// A host that has a CNI configuration keeps using it.
+    mutating func keepStateUnder(_ dataDir: String, logger: Logger) {
+        guard dataDir != "/var/lib/swiftlet" else { return }
+        if cniConfDir == "/etc/cni/net.d", ((try? NetworkConfigList.loadFirst(in: cniConfDir)) ?? nil) == nil {
+            cniConfDir = dataDir + "/cni/net.d"
+            logger.info("no CNI configuration in /etc/cni/net.d: the default network's goes to \(cniConfDir)")
+        }
+        if podLogDir == "/var/log/pods" { podLogDir = dataDir + "/log/pods" }
     }
 }

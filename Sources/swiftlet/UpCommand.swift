@@ -36,6 +36,7 @@ struct UpCommand: AsyncParsableCommand {
         let logger = Logger(label: "swiftlet.up")
         var node = self.node
         node.rootDir = dataDir
+        node.keepStateUnder(dataDir, logger: logger)
         let nodeName = node.resolvedNodeName
         let nodeIP = HostFacts.nodeIP() ?? "127.0.0.1"
         var config = APIServerConfiguration(dataDir: dataDir + "/apiserver")
