@@ -91,7 +91,7 @@ let package = Package(
         .target(name: "ShimProtocol", dependencies: ["LinuxPrimitives"]),
         // kubelet: pod workers, status, volumes, static pods, the kubelet HTTP endpoints.
         .target(name: "Kubelet", dependencies: [
-            "Runtime", "KubeAPI", "KubeClient", "LinuxPrimitives", "Streaming",
+            "Runtime", "KubeAPI", "KubeClient", "LinuxPrimitives", "Streaming", "AgentSupport",
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
@@ -121,7 +121,8 @@ let package = Package(
                                             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                                             .product(name: "Logging", package: "swift-log")]),
         // Running under systemd: journal log lines, D-Bus (logind shutdown inhibitor), Foundation-free.
-        .target(name: "AgentSupport", dependencies: ["LinuxPrimitives", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "AgentSupport", dependencies: ["LinuxPrimitives", .product(name: "Logging", package: "swift-log"),
+                                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
         .executableTarget(name: "swiftlet-shim", dependencies: ["ShimProtocol", "LinuxPrimitives", "CLinux"],
                           swiftSettings: [.unsafeFlags(["-Osize"])],
                           linkerSettings: [.unsafeFlags(["-static-executable", "-use-ld=lld", "-Xlinker", "--gc-sections", "-Xlinker", "--no-warnings"])]),
@@ -154,7 +155,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // Benchmarks/stats: housekeeping CPU, scrape latency and RSS vs a naive collector.
-        .executableTarget(name: "stats-bench", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives",
+        .executableTarget(name: "stats-bench", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives", "AgentSupport",
                                                               .product(name: "Hummingbird", package: "hummingbird")],
                           path: "Benchmarks/stats/Sources/StatsBench"),
         // Benchmarks/podstart: pod start latency and shim memory beside runc, same run.
@@ -176,12 +177,12 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "LinuxPrimitives", "LinuxSecurity", "ShimProtocol"]),
         .testTarget(name: "LinuxNetlinkTests", dependencies: ["LinuxNetlink", "LinuxPrimitives"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "LinuxPrimitives"], exclude: ["Fixtures"]),
-        .testTarget(name: "ContainerStatsTests", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives", "LinuxNetlink",
+        .testTarget(name: "ContainerStatsTests", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives", "LinuxNetlink", "AgentSupport",
                                                                 .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "ServiceProxyTests", dependencies: ["ServiceProxy", "KubeAPI", "LinuxNetlink", "LinuxPrimitives"]),
         .testTarget(name: "AgentSupportTests", dependencies: ["AgentSupport", "LinuxPrimitives",
                                                              .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "StreamingTests", dependencies: ["Streaming", "LinuxPrimitives",
+        .testTarget(name: "StreamingTests", dependencies: ["Streaming", "LinuxPrimitives", "AgentSupport",
                                                            .product(name: "NIOCore", package: "swift-nio"),
                                                            .product(name: "NIOPosix", package: "swift-nio"),
                                                            .product(name: "Hummingbird", package: "hummingbird")]),

@@ -1,4 +1,5 @@
 import Foundation
+import AgentSupport
 import AsyncHTTPClient
 import Hummingbird
 import HummingbirdTLS
@@ -82,7 +83,7 @@ public final class Kubelet: Sendable {
                 extraRoutes(router)
                 let app = Application(router: router, configuration: .init(address: .hostname(config.readOnlyAddress, port: config.readOnlyPort)),
                                       logger: Logger(label: "swiftlet.http"))
-                group.addTask { try await app.run() }
+                group.addTask { try await GracefulService.run(app, logger: Logger(label: "swiftlet.http")) }
             }
             if let api {
                 try startAPIMode(api, group: &group, extraRoutes: extraRoutes)
@@ -191,7 +192,7 @@ public final class Kubelet: Sendable {
                               server: try .tls(.http1(configuration: .init(additionalChannelHandlers: [streaming.httpHandler()])),
                                                tlsConfiguration: api.tls),
                               configuration: .init(address: .hostname("0.0.0.0", port: api.port)), logger: Logger(label: "swiftlet.kubelet-port"))
-        group.addTask { try await app.run() }
+        group.addTask { try await GracefulService.run(app, logger: Logger(label: "swiftlet.http")) }
     }
 
     /// Waits (up to 10 s) until every wanted pod has a status, i.e. was synced once.

@@ -1,3 +1,5 @@
+import Logging
+import AgentSupport
 import ContainerStatsHTTP
 import Foundation
 #if canImport(FoundationNetworking)
@@ -95,7 +97,7 @@ struct PrometheusScrapeSlowRootTests {
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await stats.run() }
-            group.addTask { try await app.run() }
+            group.addTask { try await GracefulService.run(app, logger: Logger(label: "test.http")) }
             try await checkScrapes(appPort: appPort, webPort: webPort, namespace: namespace, containerPath: containerPath, work: work)
             group.cancelAll()
         }

@@ -1,3 +1,5 @@
+import Logging
+import AgentSupport
 import Foundation
 import Glibc
 import Hummingbird
@@ -41,23 +43,24 @@ import Testing
         let app = Application(router: router, server: .http1(configuration: .init(additionalChannelHandlers: [streaming.httpHandler()])),
                               configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port ?? 0 } })
-        let server = Task { try await app.run() }
+        let server = Task { try await GracefulService.run(app, logger: Logger(label: "test.http")) }
         defer { server.cancel() }
         for _ in 0..<200 where port.withLock({ $0 }) == 0 { try await Task.sleep(nanoseconds: 10_000_000) }
         let p = port.withLock { $0 }
         #expect(p > 0)
 
-        #expect(try PlainHTTP.get(port: p, path: "/healthz").contains("\r\n\r\nok"))
-        let out = try PlainHTTP.webSocketExec(port: p, path: "/exec/default/web/app?command=echo&command=hi&output=1", protocol: "v5.channel.k8s.io")
+        // The blocking client runs off the cooperative pool: the server answers from that pool.
+        #expect(try await DetachedThread.run { try PlainHTTP.get(port: p, path: "/healthz") }.contains("\r\n\r\nok"))
+        let out = try await DetachedThread.run { try PlainHTTP.webSocketExec(port: p, path: "/exec/default/web/app?command=echo&command=hi&output=1", protocol: "v5.channel.k8s.io") }
         #expect(out.status == 101)
         #expect(String(decoding: out.channels[1] ?? [], as: UTF8.self) == "ran cid-1: echo hi tty=false\n")
         #expect(String(decoding: out.channels[3] ?? [], as: UTF8.self) == #"{"metadata":{},"status":"Success"}"#)
-        let failed = try PlainHTTP.webSocketExec(port: p, path: "/exec/default/web/app?command=fail&output=1", protocol: "v4.channel.k8s.io")
+        let failed = try await DetachedThread.run { try PlainHTTP.webSocketExec(port: p, path: "/exec/default/web/app?command=fail&output=1", protocol: "v4.channel.k8s.io") }
         #expect(String(decoding: failed.channels[3] ?? [], as: UTF8.self).contains("NonZeroExitCode"))
-        #expect(try PlainHTTP.webSocketExec(port: p, path: "/exec/default/other/app?command=ls&output=1", protocol: "v5.channel.k8s.io").status == 404)
-        #expect(try PlainHTTP.webSocketExec(port: p, path: "/exec/default/web/app?output=1", protocol: "v5.channel.k8s.io").status == 400)
+        #expect(try await DetachedThread.run { try PlainHTTP.webSocketExec(port: p, path: "/exec/default/other/app?command=ls&output=1", protocol: "v5.channel.k8s.io") }.status == 404)
+        #expect(try await DetachedThread.run { try PlainHTTP.webSocketExec(port: p, path: "/exec/default/web/app?output=1", protocol: "v5.channel.k8s.io") }.status == 400)
         // A keep-alive connection serves ordinary requests after the interceptor let one pass.
-        #expect(try PlainHTTP.get(port: p, path: "/healthz").contains("ok"))
+        #expect(try await DetachedThread.run { try PlainHTTP.get(port: p, path: "/healthz") }.contains("ok"))
     }
 }
 

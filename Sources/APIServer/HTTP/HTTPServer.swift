@@ -44,12 +44,31 @@ final class HTTPServer: Sendable {
                 }
             }
         let handler = makeHandler(server.channel.localAddress?.port ?? port)
-        try await withThrowingDiscardingTaskGroup { group in
-            try await server.executeThenClose { inbound in
-                for try await conn in inbound {
-                    group.addTask { await self.serve(conn, handler: handler) }
-                }
+        // The accept loop runs in a task of its own, never cancelled while connections may be
+        // queued: NIO traps on an accepted connection that is dropped unread (apple/swift-nio#3481).
+        // Our cancellation closes the listener instead; the loop then takes out what was
+        // queued, closes it, and ends the live connections.
+        let listener = server.channel
+        let acceptLoop = Task {
+            await withDiscardingTaskGroup { group in
+                do {
+                    try await server.executeThenClose { inbound in
+                        for try await conn in inbound {
+                            if !listener.isActive {
+                                group.addTask { try? await conn.executeThenClose { _, _ in } }
+                                continue
+                            }
+                            group.addTask { await self.serve(conn, handler: handler) }
+                        }
+                    }
+                } catch {}
+                group.cancelAll()
             }
+        }
+        await withTaskCancellationHandler {
+            await acceptLoop.value
+        } onCancel: {
+            listener.close(promise: nil)
         }
     }
 

@@ -1,3 +1,5 @@
+import Logging
+import AgentSupport
 import ContainerStats
 import ContainerStatsHTTP
 import Glibc
@@ -206,7 +208,7 @@ struct StatsBench {
             router.addStatsRoutes(stats.endpoints)
             let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
             httpMedian = try await withThrowingTaskGroup(of: Void.self) { group -> Double? in
-                group.addTask { try await app.run() }
+                group.addTask { try await GracefulService.run(app, logger: Logger(label: "bench.http")) }
                 defer { group.cancelAll() }
                 let url = "http://127.0.0.1:\(port)/metrics/cadvisor"
                 for _ in 0..<100 where curlMs(url) == nil { try await Task.sleep(for: .milliseconds(50)) }
