@@ -14,6 +14,13 @@ scripts/setup-host.sh
 stamp "build"
 swift build --build-tests 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]|^(Compiling|Building|Write|Emitting|Linking)' || true
 swift build --build-tests >/dev/null
+if [[ ${SWIFTLET_SKIP_VM:-0} != 1 ]]; then
+  # The VM suites' image (built once, cached): made here, before the parallel test run, so its
+  # dpkg work does not compete with timing-sensitive tests. A failure here is left to the VM
+  # suites to report.
+  stamp "VM image"
+  Tests/vm/build-image.sh >/dev/null || echo "VM image build failed (exit $?): the VM suites will say why" >&2
+fi
 stamp "tests"
 export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=yes,interactive=no,sanitize=no}
 rc=0

@@ -40,7 +40,7 @@ struct AgentClientSlowTests {
                 // The pods bound to this node, listed then watched by field selector.
                 let (items, rv) = try await client.list("/api/v1/pods", fieldSelector: "spec.nodeName=node-a")
                 #expect(items.isEmpty)
-                let events = client.watch("/api/v1/pods", resourceVersion: rv, fieldSelector: "spec.nodeName=node-a", timeoutSeconds: 10)
+                let events = client.watch("/api/v1/pods", resourceVersion: rv, fieldSelector: "spec.nodeName=node-a", timeoutSeconds: 120)
                 let admin = Kubectl(ep, dir: dir)
                 #expect(try await admin("create", "-f", "-", stdin: """
                     apiVersion: v1

@@ -38,6 +38,11 @@ struct APIModeSlowRootTests {
             let ips = (h.kubectl(["get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.podIP}"]) ?? "").split(separator: " ")
             #expect(Set(ips).count == 3)
             let clusterIP = h.kubectl(["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"]) ?? ""
+            // The proxy programs the Service once its EndpointSlice arrives (a sync, rate-limited):
+            // wait for the first answer, then count the distinct pods behind it.
+            #expect(await h.eventually(30) {
+                (try? h.run(h.inNetns[0], [h.inNetns[1], "/usr/bin/curl", "-s", "--max-time", "2", "http://\(clusterIP)/"])) != nil
+            }, "ClusterIP \(clusterIP) never answered")
             var seen = Set<String>()
             for _ in 0..<30 {
                 if let body = try? h.run(h.inNetns[0], [h.inNetns[1], "/usr/bin/curl", "-s", "--max-time", "2", "http://\(clusterIP)/"]) {
@@ -108,13 +113,13 @@ struct APIModeSlowRootTests {
             let cid = (h.kubectl(["get", "pod", "cm", "-o", "jsonpath={.status.containerStatuses[?(@.name==\"c\")].containerID}"]) ?? "")
                 .replacingOccurrences(of: "swiftlet://", with: "")
             #expect(!cid.isEmpty)
-            func inPod(_ cmd: [String]) -> String? {
+            @Sendable func inPod(_ cmd: [String]) -> String? {
                 try? h.run(AgentHarness.buildDir + "/swiftlet", ["exec", "--root-dir", h.root, "default/cm", "-c", "c", "--"] + cmd)
             }
             #expect(inPod(["cat", "/cfg/greeting"]) == "hello")
             #expect(inPod(["sh", "-c", "echo $GREETING"]) == "hello\n")
             // Not ready: no ready endpoint in the slice.
-            func readyEndpoints() -> String {
+            @Sendable func readyEndpoints() -> String {
                 h.kubectl(["get", "endpointslices", "-l", "kubernetes.io/service-name=gate", "-o",
                            "jsonpath={.items[*].endpoints[?(@.conditions.ready==true)].addresses[0]}"]) ?? "?"
             }

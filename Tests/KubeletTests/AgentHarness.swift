@@ -186,13 +186,16 @@ final class AgentHarness: @unchecked Sendable {
 
     func phase(_ name: String) -> String? { (pod(name)?["status"] as? [String: Any])?["phase"] as? String }
 
-    func eventually(_ seconds: Double, _ condition: () -> Bool) async -> Bool {
+    /// Polls `condition` (which runs kubectl, curl, reads files: blocking work) on a thread of
+    /// its own, not on the cooperative pool that in-process servers of other suites need.
+    func eventually(_ seconds: Double, _ condition: @escaping @Sendable () -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
+        let check = { (try? await DetachedThread.run { condition() }) ?? false }
         while Date() < deadline {
-            if condition() { return true }
+            if await check() { return true }
             try? await Task.sleep(nanoseconds: 100_000_000)
         }
-        return condition()
+        return await check()
     }
 
     /// Deletes every pod, waits for the agent to tear them down, stops it, and removes
@@ -200,7 +203,7 @@ final class AgentHarness: @unchecked Sendable {
     func tearDown() async {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: manifests)) ?? [] { unlink(manifests + "/" + name) }
         if agent?.isRunning == true {
-            _ = await eventually(20) { (try? FileManager.default.contentsOfDirectory(atPath: root + "/pods"))?.isEmpty ?? true }
+            _ = await eventually(20) { (try? FileManager.default.contentsOfDirectory(atPath: self.root + "/pods"))?.isEmpty ?? true }
         }
         killAgent()
         let cg = "/sys/fs/cgroup/unified" + cgroupRoot
