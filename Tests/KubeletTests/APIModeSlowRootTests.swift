@@ -40,9 +40,18 @@ struct APIModeSlowRootTests {
             let clusterIP = h.kubectl(["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"]) ?? ""
             // The proxy programs the Service once its EndpointSlice arrives (a sync, rate-limited):
             // wait for the first answer, then count the distinct pods behind it.
-            #expect(await h.eventually(30) {
+            let answered = await h.eventually(30) {
                 (try? h.run(h.inNetns[0], [h.inNetns[1], "/usr/bin/curl", "-s", "--max-time", "2", "http://\(clusterIP)/"])) != nil
-            }, "ClusterIP \(clusterIP) never answered")
+            }
+            if !answered {
+                let rules = (try? h.run(h.inNetns[0], [h.inNetns[1], "/usr/sbin/nft", "list", "ruleset"])) ?? "?"
+                let slices = h.kubectl(["get", "endpointslices", "-o", "wide"]) ?? "?"
+                let podIP = ips.first.map(String.init) ?? ""
+                let curl = (try? h.run(h.inNetns[0], [h.inNetns[1], "/bin/sh", "-c",
+                    "curl -sS --max-time 2 http://\(clusterIP)/ 2>&1; echo rc=$?; curl -sS --max-time 2 http://\(podIP):8080/ 2>&1; echo rc=$?; ip -br addr; ip route; ip -br link"])) ?? "?"
+                let log = ((try? String(contentsOfFile: h.agentLog, encoding: .utf8)) ?? "").split(separator: "\n").suffix(30).joined(separator: "\n")
+                Issue.record("ClusterIP \(clusterIP) never answered: \(curl)\n\(slices)\n\(rules)\n\(log)")
+            }
             var seen = Set<String>()
             for _ in 0..<30 {
                 if let body = try? h.run(h.inNetns[0], [h.inNetns[1], "/usr/bin/curl", "-s", "--max-time", "2", "http://\(clusterIP)/"]) {

@@ -186,6 +186,18 @@ final class AgentHarness: @unchecked Sendable {
 
     func phase(_ name: String) -> String? { (pod(name)?["status"] as? [String: Any])?["phase"] as? String }
 
+    /// PIDs whose command line is `commandLine` and whose cgroup is under this harness's cgroup
+    /// root: a pod leaked by another run (a crashed test process) cannot make this one fail.
+    func processes(commandLine: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  String(decoding: raw, as: UTF8.self).split(separator: "\0").joined(separator: " ") == commandLine,
+                  let cgroup = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8) else { return false }
+            return cgroup.split(separator: "\n").contains { $0.hasPrefix("0::") && $0.dropFirst(3).hasPrefix(self.cgroupRoot + "/") }
+        }
+    }
+
     /// Polls `condition` (which runs kubectl, curl, reads files: blocking work) on a thread of
     /// its own, not on the cooperative pool that in-process servers of other suites need.
     func eventually(_ seconds: Double, _ condition: @escaping @Sendable () -> Bool) async -> Bool {

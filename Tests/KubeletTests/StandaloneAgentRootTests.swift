@@ -33,7 +33,7 @@ struct StandaloneAgentRootTests {
 
             h.killAgent()
             try await Task.sleep(nanoseconds: 300_000_000)
-            #expect(!(try h.run("/usr/bin/pgrep", ["-xf", "sleep 4001"]).isEmpty))
+            #expect(!h.processes(commandLine: "sleep 4001").isEmpty, "the pod outlives the agent")
             try h.startAgent()
             #expect(await h.eventually(20) { h.phase("web") == "Running" })
             let after = h.containerStatuses(h.pod("web") ?? [:])
@@ -41,7 +41,7 @@ struct StandaloneAgentRootTests {
             #expect(after.values.allSatisfy { $0["restartCount"] as? Int == 0 })
 
             h.removeManifest("web.yaml")
-            #expect(await h.eventually(20) { h.pod("web") == nil && (try? h.run("/usr/bin/pgrep", ["-f", "sleep 400[12]"])) == nil })
+            #expect(await h.eventually(20) { h.pod("web") == nil && h.processes(commandLine: "sleep 4001").isEmpty && h.processes(commandLine: "sleep 4002").isEmpty })
             #expect(await h.eventually(5) { !((try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? "").contains(h.base) })
             #expect((try? FileManager.default.contentsOfDirectory(atPath: h.logDir))?.isEmpty ?? true)
         } catch {
