@@ -34,7 +34,7 @@ func podConfig(_ i: Int) -> Runtime_V1_PodSandboxConfig {
     c.metadata.name = "bench-\(i)"
     c.metadata.namespace = "bench"
     c.metadata.uid = "bench-uid-\(getpid())-\(i)"
-    c.hostname = "bench-\(i)"
+    if !hostNetwork { c.hostname = "bench-\(i)" }  // as the kubelet: a host-network pod keeps the node's name
     c.logDirectory = "\(logDir)/bench_bench-\(i)"
     c.linux.securityContext.namespaceOptions.network = hostNetwork ? .node : .pod
     c.linux.securityContext.namespaceOptions.pid = .container
