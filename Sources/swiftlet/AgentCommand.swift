@@ -53,6 +53,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Pods this node accepts.")
     var maxPods = 110
 
+    @Option(help: "Duration of the node's Lease (renewed every quarter of it), in seconds.")
+    var nodeLeaseDurationSeconds = 40
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap(JournalLogHandler.factory(level: level))
@@ -70,6 +73,7 @@ struct AgentCommand: AsyncParsableCommand {
             agent.kubeletPort = port
             agent.nodeIP = nodeIp
             agent.maxPods = maxPods
+            agent.nodeLeaseDurationSeconds = nodeLeaseDurationSeconds
             agent.reserved = try ReservedResources.parse([kubeReserved, systemReserved])
         }
         try await agent.run()

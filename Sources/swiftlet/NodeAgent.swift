@@ -27,6 +27,7 @@ struct NodeAgent {
     var nodeIP: String? = nil
     var reserved: [String: Int64] = [:]
     var maxPods = 110
+    var nodeLeaseDurationSeconds = 40
 
     func run() async throws {
         let store = try ImageStore(rootDir: node.rootDir)
@@ -50,6 +51,7 @@ struct NodeAgent {
                                                                      clusterCA: kubeconfig.certificateAuthority)
             api = KubeletAPIConfig(client: client, nodeIP: hostIP, podCIDR: node.podCidr, port: kubeletPort, tls: tls, maxPods: maxPods,
                                    reserved: reserved, networkReadiness: { await network.readiness() })
+            api?.nodeLeaseDurationSeconds = nodeLeaseDurationSeconds
             var proxyConfig = ProxyConfig(nodeName: kubeletConfig.nodeName)
             proxyConfig.clusterCIDRs = IPPrefix(node.podCidr).map { [$0] } ?? []
             let proxier = Proxier(config: proxyConfig, backend: try NetlinkProxyBackend(), logger: Logger(label: "swiftlet.proxy"))

@@ -4,15 +4,17 @@ import Glibc
 /// Separate processes, as a real cluster runs them: `swiftlet apiserver` and
 /// `swiftlet agent --kubeconfig` (with a node kubeconfig from `swiftlet apiserver
 /// issue-node-kubeconfig`), both inside the harness's network namespace. The node's address
-/// lives on a dummy interface there, so nothing is added to the host's namespace.
+/// lives on a veth inside that namespace, so nothing is added to the host's namespace.
 extension AgentHarness {
     var apiserverDataDir: String { root + "/apiserver" }
     var apiserverLog: String { base + "/apiserver.log" }
 
-    /// A dummy `eth0` holding `address` (CIDR notation) inside the node's namespace.
+    /// `eth0` holding `address` (CIDR notation) inside the node's namespace: one end of a veth
+    /// pair whose both ends stay there (this kernel has no dummy links), so it has a carrier.
     func addNodeAddress(_ address: String, device: String = "eth0") throws {
-        try run("/usr/sbin/ip", ["-n", netns, "link", "add", device, "type", "dummy"])
+        try run("/usr/sbin/ip", ["-n", netns, "link", "add", device, "type", "veth", "peer", "name", device + "p"])
         try run("/usr/sbin/ip", ["-n", netns, "addr", "add", address, "dev", device])
+        try run("/usr/sbin/ip", ["-n", netns, "link", "set", device + "p", "up"])
         try run("/usr/sbin/ip", ["-n", netns, "link", "set", device, "up"])
     }
 
