@@ -56,6 +56,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Duration of the node's Lease (renewed every quarter of it), in seconds.")
     var nodeLeaseDurationSeconds = 40
 
+    @Flag(help: "Route every other node's spec.podCIDR via its InternalIP (nodes on one link, as kubenet/host-gw do).")
+    var nodeRoutes = false
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap(JournalLogHandler.factory(level: level))
@@ -73,6 +76,7 @@ struct AgentCommand: AsyncParsableCommand {
             agent.kubeletPort = port
             agent.nodeIP = nodeIp
             agent.maxPods = maxPods
+            agent.nodeRoutes = nodeRoutes
             agent.nodeLeaseDurationSeconds = nodeLeaseDurationSeconds
             agent.reserved = try ReservedResources.parse([kubeReserved, systemReserved])
         }

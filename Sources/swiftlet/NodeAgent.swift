@@ -27,6 +27,8 @@ struct NodeAgent {
     var nodeIP: String? = nil
     var reserved: [String: Int64] = [:]
     var maxPods = 110
+    /// Route other nodes' pod CIDRs via their InternalIPs (kubenet/host-gw style).
+    var nodeRoutes = false
     var nodeLeaseDurationSeconds = 40
 
     func run() async throws {
@@ -44,6 +46,7 @@ struct NodeAgent {
         let hostIP = nodeIP ?? HostFacts.nodeIP() ?? "127.0.0.1"
         var api: KubeletAPIConfig? = nil
         var proxyFeed: ClusterProxyFeed? = nil
+        var routes: NodeRoutes? = nil
         if let kubeconfigPath {
             let kubeconfig = try KubeConfig.load(kubeconfigPath)
             let client = try KubeClient(config: kubeconfig)
@@ -56,6 +59,7 @@ struct NodeAgent {
             proxyConfig.clusterCIDRs = IPPrefix(node.podCidr).map { [$0] } ?? []
             let proxier = Proxier(config: proxyConfig, backend: try NetlinkProxyBackend(), logger: Logger(label: "swiftlet.proxy"))
             proxyFeed = ClusterProxyFeed(client: client, proxier: proxier, logger: Logger(label: "swiftlet.proxy"))
+            if nodeRoutes { routes = NodeRoutes(client: client, nodeName: kubeletConfig.nodeName, logger: Logger(label: "swiftlet.routes")) }
             logger.info("API mode: \(kubeconfig.server) as node \(kubeletConfig.nodeName) (\(hostIP)), kubelet port \(kubeletPort)")
         }
         let kubelet = Kubelet(config: kubeletConfig, runtime: runtime, hostIP: hostIP, api: api, logger: Logger(label: "swiftlet.kubelet"))
@@ -80,6 +84,7 @@ struct NodeAgent {
             }
             group.addTask { await watchForShutdown(kubelet) }
             if let proxyFeed { group.addTask { await proxyFeed.run() } }
+            if let routes { group.addTask { await routes.run() } }
             group.addTask {
                 // SIGTERM/SIGINT: say so and leave; pods live on in their shims (KillMode=process).
                 for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
