@@ -49,7 +49,7 @@ struct NodeResilienceSlowRootTests {
             let podIPs = (h.kubectl(["get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.podIP}"]) ?? "").split(separator: " ").map(String.init)
             #expect(podIPs.count == 2 && ids.split(separator: " ").count == 2)
             func allServe() -> Bool { !podIPs.isEmpty && podIPs.allSatisfy { h.curl("http://\($0):8080/") != nil } }
-            #expect(allServe())
+            #expect(allServe(), "\(podIPs) \((try? h.run("/usr/sbin/ip", ["-n", h.netns, "-br", "addr"])) ?? "") \((try? h.run("/usr/sbin/ip", ["-n", h.netns, "route"])) ?? "") \((try? h.run(h.inNetns[0], [h.inNetns[1], "/usr/bin/curl", "-sv", "--max-time", "3", "http://\(podIPs.first ?? ""):8080/"])) ?? "curl failed")")
 
             // The agent dies: NotReady (Ready=Unknown) after the grace period; pods keep serving.
             h.killAgent()
