@@ -7,4 +7,13 @@
 static inline int swiftlet_inflate_init2(z_stream *stream, int windowBits) {
     return inflateInit2(stream, windowBits);
 }
+/// deflateInit is a macro too (SPDY header blocks are deflated with a preset dictionary).
+static inline int swiftlet_deflate_init(z_stream *stream, int level) {
+    return deflateInit(stream, level);
+}
+
+/// inflateInit, for zlib-wrapped streams (SPDY header blocks).
+static inline int swiftlet_inflate_init(z_stream *stream) {
+    return inflateInit(stream);
+}
 #endif

@@ -168,7 +168,7 @@ public final class Kubelet: Sendable {
                       extraRoutes: @Sendable (Router<BasicRequestContext>) -> Void) throws {
         let reporter = NodeStatusReporter(client: api.client, nodeName: config.nodeName, nodeIP: api.nodeIP, podCIDR: api.podCIDR,
                                           kubeletPort: api.port, maxPods: api.maxPods, reserved: api.reserved, logger: logger,
-                                          networkReadiness: api.networkReadiness)
+                                          networkReadiness: api.networkReadiness, leaseDurationSeconds: api.nodeLeaseDurationSeconds)
         group.addTask { await reporter.run() }
         let source = APIPodSource(client: api.client, nodeName: config.nodeName, workers: workers, logger: logger)
         let ready = sourcesReady

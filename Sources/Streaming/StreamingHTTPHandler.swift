@@ -76,7 +76,8 @@ final class StreamingHTTPHandler: ChannelInboundHandler, RemovableChannelHandler
         let upgrade = head.headers[canonicalForm: "upgrade"].map { $0.lowercased() }
         guard upgrade.contains("websocket") else {
             if upgrade.contains(where: { $0.hasPrefix("spdy/") }) {
-                return respond(context, StreamingError(status: 400, "SPDY streaming is not supported by this server; use the WebSocket protocols"))
+                if case .portForward(let options) = request { return upgradeSPDY(context, head: head, options: options) }
+                return respond(context, StreamingError(status: 400, "SPDY streaming is not supported by this server for exec and attach; use the WebSocket protocols"))
             }
             return respond(context, StreamingError(status: 400, "Upgrade request required"))
         }
@@ -124,6 +125,42 @@ final class StreamingHTTPHandler: ChannelInboundHandler, RemovableChannelHandler
             core.logger.warning("streaming upgrade failed: \(error)")
             context.close(promise: nil)
         }
+    }
+
+    /// SPDY/3.1 port forwarding (kubectl falls back to it when the WebSocket tunnel is refused).
+    private func upgradeSPDY(_ context: ChannelHandlerContext, head: HTTPRequestHead, options: PortForwardOptions) {
+        let offered = head.headers[canonicalForm: "x-stream-protocol-version"].map { $0.trimmingCharacters(in: .whitespaces) }
+        guard offered.isEmpty || offered.contains(Self.spdyPortForwardProtocol) else {
+            return respond(context, StreamingError(status: 403, "unable to upgrade: unable to negotiate protocol: client supports \(offered), server supports [\(Self.spdyPortForwardProtocol)]"))
+        }
+        guard upgrade(head).contains("spdy/3.1") else { return respond(context, StreamingError(status: 400, "only SPDY/3.1 is supported")) }
+        let handler: SPDYPortForwardHandler
+        do { handler = try SPDYPortForwardHandler(options: options, runtime: core.runtime, logger: core.logger) } catch {
+            return respond(context, StreamingError(status: 500, "\(error)"))
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Connection", value: "Upgrade")
+        headers.add(name: "Upgrade", value: "SPDY/3.1")
+        headers.add(name: "X-Stream-Protocol-Version", value: Self.spdyPortForwardProtocol)
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        do {
+            let pipeline = context.pipeline.syncOperations
+            HTTPHandlerRemoval.removeHTTPHandlers(pipeline)
+            let decoder = ByteToMessageHandler(SPDYFrameDecoder())
+            try pipeline.addHandler(decoder, position: .after(self))
+            try pipeline.addHandler(handler, position: .after(decoder))
+            pipeline.removeHandler(context: context, promise: nil)
+        } catch {
+            core.logger.warning("SPDY upgrade failed: \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    static let spdyPortForwardProtocol = "portforward.k8s.io"
+
+    private func upgrade(_ head: HTTPRequestHead) -> [String] {
+        head.headers[canonicalForm: "upgrade"].map { $0.lowercased() }
     }
 
     /// An HTTP error answer, then the connection closes (nothing else is spoken on it).

@@ -35,6 +35,13 @@ struct APIServerCommand: AsyncParsableCommand {
         @Option(name: .customLong("tls-san"), help: "Extra name or address for the serving certificate (repeatable).")
         var tlsSANs: [String] = []
 
+        @Option(name: .customLong("node-monitor-grace-period"),
+                help: "How long a node may go without a heartbeat (status or Lease) before it is marked Ready=Unknown (kube-controller-manager's flag).")
+        var nodeMonitorGracePeriod = "50s"
+
+        @Option(name: .customLong("node-monitor-period"), help: "How often node heartbeats are checked.")
+        var nodeMonitorPeriod = "5s"
+
         @Flag(name: .customLong("verbose"), help: "Log at debug level.")
         var verbose = false
 
@@ -47,6 +54,8 @@ struct APIServerCommand: AsyncParsableCommand {
             config.serviceClusterIPRange = serviceClusterIPRange
             config.tokenAuthFile = tokenAuthFile
             config.extraSANs = tlsSANs
+            config.controllers.nodeMonitorGracePeriod = .milliseconds(Int64(try HostFacts.duration(nodeMonitorGracePeriod) * 1000))
+            config.controllers.nodeMonitorPeriod = .milliseconds(Int64(try HostFacts.duration(nodeMonitorPeriod) * 1000))
             let server = try APIServer(configuration: config, logger: logger)
             let group = ServiceGroup(configuration: .init(
                 services: [.init(service: server)],

@@ -53,6 +53,12 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Pods this node accepts.")
     var maxPods = 110
 
+    @Option(help: "Duration of the node's Lease (renewed every quarter of it), in seconds.")
+    var nodeLeaseDurationSeconds = 40
+
+    @Flag(help: "Route every other node's spec.podCIDR via its InternalIP (nodes on one link, as kubenet/host-gw do).")
+    var nodeRoutes = false
+
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap(JournalLogHandler.factory(level: level))
@@ -70,6 +76,8 @@ struct AgentCommand: AsyncParsableCommand {
             agent.kubeletPort = port
             agent.nodeIP = nodeIp
             agent.maxPods = maxPods
+            agent.nodeRoutes = nodeRoutes
+            agent.nodeLeaseDurationSeconds = nodeLeaseDurationSeconds
             agent.reserved = try ReservedResources.parse([kubeReserved, systemReserved])
         }
         try await agent.run()

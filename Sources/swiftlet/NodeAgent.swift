@@ -27,10 +27,13 @@ struct NodeAgent {
     var nodeIP: String? = nil
     var reserved: [String: Int64] = [:]
     var maxPods = 110
+    /// Route other nodes' pod CIDRs via their InternalIPs (kubenet/host-gw style).
+    var nodeRoutes = false
+    var nodeLeaseDurationSeconds = 40
 
     func run() async throws {
         let store = try ImageStore(rootDir: node.rootDir)
-        let network = CNIPodNetwork(options: PodNetworkOptions(confDir: node.cniConfDir, binDir: node.cniBinDir, podCIDR: node.podCidr),
+        let network = CNIPodNetwork(options: node.podNetworkOptions,
                                     logger: Logger(label: "swiftlet.network"))
         do { try await network.prepare() } catch { logger.error("pod networking is not ready: \(error)") }
         let runtimeConfig = RuntimeConfig(rootDir: node.rootDir, runDir: node.resolvedRunDir, cgroupRoot: node.cgroupRoot,
@@ -43,6 +46,7 @@ struct NodeAgent {
         let hostIP = nodeIP ?? HostFacts.nodeIP() ?? "127.0.0.1"
         var api: KubeletAPIConfig? = nil
         var proxyFeed: ClusterProxyFeed? = nil
+        var routes: NodeRoutes? = nil
         if let kubeconfigPath {
             let kubeconfig = try KubeConfig.load(kubeconfigPath)
             let client = try KubeClient(config: kubeconfig)
@@ -50,10 +54,12 @@ struct NodeAgent {
                                                                      clusterCA: kubeconfig.certificateAuthority)
             api = KubeletAPIConfig(client: client, nodeIP: hostIP, podCIDR: node.podCidr, port: kubeletPort, tls: tls, maxPods: maxPods,
                                    reserved: reserved, networkReadiness: { await network.readiness() })
+            api?.nodeLeaseDurationSeconds = nodeLeaseDurationSeconds
             var proxyConfig = ProxyConfig(nodeName: kubeletConfig.nodeName)
             proxyConfig.clusterCIDRs = IPPrefix(node.podCidr).map { [$0] } ?? []
             let proxier = Proxier(config: proxyConfig, backend: try NetlinkProxyBackend(), logger: Logger(label: "swiftlet.proxy"))
             proxyFeed = ClusterProxyFeed(client: client, proxier: proxier, logger: Logger(label: "swiftlet.proxy"))
+            if nodeRoutes { routes = NodeRoutes(client: client, nodeName: kubeletConfig.nodeName, logger: Logger(label: "swiftlet.routes")) }
             logger.info("API mode: \(kubeconfig.server) as node \(kubeletConfig.nodeName) (\(hostIP)), kubelet port \(kubeletPort)")
         }
         let kubelet = Kubelet(config: kubeletConfig, runtime: runtime, hostIP: hostIP, api: api, logger: Logger(label: "swiftlet.kubelet"))
@@ -78,6 +84,7 @@ struct NodeAgent {
             }
             group.addTask { await watchForShutdown(kubelet) }
             if let proxyFeed { group.addTask { await proxyFeed.run() } }
+            if let routes { group.addTask { await routes.run() } }
             group.addTask {
                 // SIGTERM/SIGINT: say so and leave; pods live on in their shims (KillMode=process).
                 for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {

@@ -15,6 +15,10 @@ final class NodeLifecycleController: Controller {
     let logger: Logger
     /// When a pod was first seen bound to a missing node (pod GC quarantine).
     private let orphans = Mutex<[String: Date]>([:])
+    /// Per node, the newest heartbeat seen and when this controller saw it change (upstream's
+    /// probeTimestamp): silence is measured on this clock, so a restarted API server gives every
+    /// node a full grace period instead of judging it by timestamps from before the restart.
+    private let observed = Mutex<[String: (heartbeat: Date, seen: Date)]>([:])
 
     init(registry: Registry, settings: ControllerSettings, events: EventRecorder, logger: Logger) {
         self.registry = registry
@@ -46,7 +50,9 @@ final class NodeLifecycleController: Controller {
             node = try reconcileTaints(node, now: now)
             try evict(node, now: now)
         }
-        try collectOrphans(Set(nodes.map(\.name)), now: now)
+        let names = Set(nodes.map(\.name))
+        observed.withLock { m in m = m.filter { names.contains($0.key) } }
+        try collectOrphans(names, now: now)
     }
 
     /// Marks a silent node's conditions Unknown.
@@ -56,7 +62,13 @@ final class NodeLifecycleController: Controller {
         var last = Timestamp.parse(node["metadata"]?["creationTimestamp"]?.string ?? "") ?? now
         if let t = ready?["lastHeartbeatTime"]?.string, let d = Timestamp.parse(t), d > last { last = d }
         if let t = lease?["spec"]?["renewTime"]?.string, let d = Timestamp.parse(t), d > last { last = d }
-        guard now.timeIntervalSince(last) > Self.seconds(settings.nodeMonitorGracePeriod), ready?["status"]?.string != "Unknown" else {
+        let seen = observed.withLock { m in
+            if let o = m[node.name], o.heartbeat == last { return o.seen }
+            m[node.name] = (last, now)
+            return now
+        }
+        let silence = now.timeIntervalSince(seen)
+        guard silence > Self.seconds(settings.nodeMonitorGracePeriod), ready?["status"]?.string != "Unknown" else {
             return node
         }
         let stamp = Timestamp.format(now)
@@ -75,7 +87,7 @@ final class NodeLifecycleController: Controller {
             }
             n.set(["status", "conditions"], .array(cs))
         }
-        logger.info("node \(node.name): no heartbeat for \(Int(now.timeIntervalSince(last)))s, Ready=Unknown")
+        logger.info("node \(node.name): no heartbeat for \(Int(silence))s, Ready=Unknown")
         events.record(node, reason: "NodeNotReady", message: "Node \(node.name) status is now: NodeNotReady", component: "node-controller")
         try markPodsNotReady(node.name, stamp: stamp)
         return updated

@@ -249,7 +249,8 @@ enum Tables {
         let status = o["status"] ?? .null
         var state = "Unknown"
         if let ready = (status["conditions"]?.array ?? []).first(where: { $0["type"]?.string == "Ready" }) {
-            state = ready["status"]?.string == "True" ? "Ready" : ready["status"]?.string == "False" ? "NotReady" : "Unknown"
+            // As kubectl's printer: any status but True (False or Unknown) reads NotReady.
+            state = ready["status"]?.string == "True" ? "Ready" : "NotReady"
         }
         if o["spec"]?["unschedulable"]?.bool == true { state += ",SchedulingDisabled" }
         var roles: [String] = []

@@ -14,6 +14,8 @@ public struct KubeletAPIConfig: Sendable {
     public var reserved: [String: Int64]
     /// nil when the pod network is ready, else why not.
     public var networkReadiness: @Sendable () async -> String?
+    /// kubelet's `nodeLeaseDurationSeconds`: the Lease is renewed every quarter of it.
+    public var nodeLeaseDurationSeconds = 40
 
     public init(client: KubeClient, nodeIP: String, podCIDR: String, port: Int = 10250, tls: TLSConfiguration, maxPods: Int = 110,
                 reserved: [String: Int64] = [:], networkReadiness: @escaping @Sendable () async -> String? = { nil }) {

@@ -4,9 +4,11 @@ import KubeClient
 import LinuxPrimitives
 import Logging
 
-/// Registers the Node, renews its Lease in kube-node-lease every 10 s (duration 40 s), and
-/// reports node status when it changes and at least every 5 minutes, as kubelet does. At
-/// steady state that is one Lease write per 10 s and nothing else.
+/// Registers the Node, renews its Lease in kube-node-lease every quarter of its duration (10 s
+/// of 40 s by default), and reports node status when it changes, when the API server holds
+/// another Ready status (the node lifecycle controller marked it Unknown while this agent or
+/// the API server was away), and at least every 5 minutes, as kubelet does. At steady state
+/// that is one Lease write and one node read per 10 s.
 struct NodeStatusReporter: Sendable {
     let client: KubeClient
     let nodeName: String
@@ -18,6 +20,7 @@ struct NodeStatusReporter: Sendable {
     let logger: Logger
     /// nil when the pod network is ready, else why not (CNI STATUS).
     let networkReadiness: @Sendable () async -> String?
+    var leaseDurationSeconds = 40
 
     var nodePath: String { "/api/v1/nodes/\(nodeName)" }
 
@@ -63,20 +66,20 @@ struct NodeStatusReporter: Sendable {
             do {
                 do {
                     _ = try await client.patch(path, .object(["spec": .object(["renewTime": .string(now), "holderIdentity": .string(nodeName),
-                                                                                  "leaseDurationSeconds": .int(40)])]))
+                                                                                  "leaseDurationSeconds": .int(Int64(leaseDurationSeconds))])]))
                 } catch let error as KubeAPIError where error.isNotFound {
                     _ = try await client.create("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", .object([
                         "apiVersion": .string("coordination.k8s.io/v1"), "kind": .string("Lease"),
                         "metadata": .object(["name": .string(nodeName), "namespace": .string("kube-node-lease"),
                                              "ownerReferences": .array([.object(["apiVersion": .string("v1"), "kind": .string("Node"),
                                                                                  "name": .string(nodeName), "uid": .string(try await nodeUID())])])]),
-                        "spec": .object(["holderIdentity": .string(nodeName), "leaseDurationSeconds": .int(40), "renewTime": .string(now)]),
+                        "spec": .object(["holderIdentity": .string(nodeName), "leaseDurationSeconds": .int(Int64(leaseDurationSeconds)), "renewTime": .string(now)]),
                     ]))
                 }
             } catch {
                 logger.warning("renewing lease of node \(nodeName): \(error)")
             }
-            try? await Task.sleep(nanoseconds: 10_000_000_000)
+            try? await Task.sleep(nanoseconds: UInt64(max(leaseDurationSeconds, 1)) * 250_000_000)
         }
     }
 
@@ -114,7 +117,12 @@ struct NodeStatusReporter: Sendable {
             let body = statusBody(conditions: conditions)
             // Compare without the heartbeat times: report on change, or every 5 minutes.
             let comparable = Self.withoutHeartbeats(body)
-            if comparable != lastReported || Date().timeIntervalSince(lastTime) >= 300 {
+            var stale = comparable != lastReported || Date().timeIntervalSince(lastTime) >= 300
+            if !stale, let held = try? await client.get(nodePath) {
+                let heldReady = (held["status"]?["conditions"]?.arrayValue ?? []).first { $0["type"]?.stringValue == "Ready" }
+                stale = heldReady?["status"]?.stringValue != (readiness == nil ? "True" : "False")
+            }
+            if stale {
                 do {
                     _ = try await client.patch(nodePath + "/status", .object(["status": body]))
                     lastReported = comparable
