@@ -23,7 +23,7 @@ extension AgentHarness {
         let p = try background([AgentHarness.buildDir + "/swiftlet", "apiserver", "--data-dir", apiserverDataDir, "--bind-address", "0.0.0.0",
                                 "--secure-port", String(port)] + sans.flatMap { ["--tls-san", $0] } + extra,
                                log: apiserverLog, append: true)
-        guard await eventually(60, { kubectl(["get", "namespaces", "default", "-o", "name"]) == "namespace/default\n" }) else {
+        guard await eventually(60, { self.kubectl(["get", "namespaces", "default", "-o", "name"]) == "namespace/default\n" }) else {
             kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             throw HarnessError(message: "the API server did not answer: \(tail(apiserverLog))")

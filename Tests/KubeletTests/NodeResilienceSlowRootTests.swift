@@ -39,7 +39,7 @@ struct NodeResilienceSlowRootTests {
                   containers: [{name: web, image: test.local/busybox:1, command: ["/bin/sh", "-c", "mkdir -p /w; hostname > /w/index.html; exec httpd -f -p 8080 -h /w"]}]
             """.write(toFile: h.base + "/web.yaml", atomically: true, encoding: .utf8)
             #expect(h.kubectl(["apply", "-f", h.base + "/web.yaml"]) != nil)
-            func readyPods() -> Int {
+            @Sendable func readyPods() -> Int {
                 let out = h.kubectl(["get", "pods", "-l", "app=web", "-o",
                                      "jsonpath={range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}"]) ?? ""
                 return out.split(separator: "\n").filter { $0 == "True" }.count
@@ -69,7 +69,7 @@ struct NodeResilienceSlowRootTests {
             #expect(h.kubectl(["get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.containerStatuses[0].restartCount}"]) == "0 0")
 
             // The API server dies: pods keep serving while it is away.
-            func renewTime() -> String? { h.kubectl(["get", "lease", "-n", "kube-node-lease", "n1", "-o", "jsonpath={.spec.renewTime}"]) }
+            @Sendable func renewTime() -> String? { h.kubectl(["get", "lease", "-n", "kube-node-lease", "n1", "-o", "jsonpath={.spec.renewTime}"]) }
             let before = renewTime() ?? ""
             #expect(!before.isEmpty)
             h.stop(apiserver)

@@ -29,7 +29,7 @@ struct PortForwardSlowRootTests {
             let local = AgentHarness.freePort()
             let log = h.base + "/port-forward.log"
             forwarder = try h.background(["/usr/bin/kubectl", "--kubeconfig", h.kubeconfig, "-v=6", "port-forward", "pod/pf", "\(local):8080"], log: log)
-            func fetch() -> String? {
+            @Sendable func fetch() -> String? {
                 try? h.run(h.inNetns[0], [h.inNetns[1], "/usr/bin/curl", "-sf", "--max-time", "5", "http://127.0.0.1:\(local)/"])
             }
             // Poll: kubectl listens once the API server has been asked.

@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import Glibc
 import Testing
@@ -35,7 +36,7 @@ struct TwoNodeSlowRootTests {
                     "n2's agent:\n\(h2.tail(h2.agentLog))")
             #expect(h1.kubectl(["get", "node", "n2", "-o", "jsonpath={.spec.podCIDR}"]) == cidr2)
             // Each node routes the other's pod CIDR via the other's InternalIP.
-            func route(_ h: AgentHarness, _ cidr: String) -> String {
+            @Sendable func route(_ h: AgentHarness, _ cidr: String) -> String {
                 (try? h.run("/usr/sbin/ip", ["-n", h.netns, "route", "show", cidr])) ?? ""
             }
             #expect(await h1.eventually(20) { route(h1, cidr2).contains("via \(ip2)") && route(h2, cidr1).contains("via \(ip1)") },
@@ -64,7 +65,7 @@ struct TwoNodeSlowRootTests {
             spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
             """.write(toFile: h1.base + "/web.yaml", atomically: true, encoding: .utf8)
             #expect(h1.kubectl(["apply", "-f", h1.base + "/web.yaml"]) != nil)
-            func running() -> [(name: String, node: String, ip: String)] {
+            @Sendable func running() -> [(name: String, node: String, ip: String)] {
                 let out = h1.kubectl(["get", "pods", "-l", "app=web", "-o",
                                       "jsonpath={range .items[?(@.status.phase==\"Running\")]}{.metadata.name} {.spec.nodeName} {.status.podIP}{\"\\n\"}{end}"]) ?? ""
                 return out.split(separator: "\n").compactMap { line in
@@ -88,13 +89,14 @@ struct TwoNodeSlowRootTests {
             let clusterIP = h1.kubectl(["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"]) ?? ""
             let nodeOf = Dictionary(pods.map { ($0.name, $0.node) }, uniquingKeysWith: { a, _ in a })
             for h in [h1, h2] {
-                var nodesSeen = Set<String>()
+                let seen = Mutex(Set<String>())
                 let reached = await h.eventually(30) {
                     if let body = h.curl("http://\(clusterIP)/", timeout: 2), let node = nodeOf[body.trimmingCharacters(in: .whitespacesAndNewlines)] {
-                        nodesSeen.insert(node)
+                        seen.withLock { _ = $0.insert(node) }
                     }
-                    return nodesSeen == ["n1", "n2"]
+                    return seen.withLock { $0 == ["n1", "n2"] }
                 }
+                let nodesSeen = seen.withLock { $0 }
                 #expect(reached, "from \(h.netns) the ClusterIP \(clusterIP) reached pods on \(nodesSeen)")
             }
             #expect(h1.kubectl(["delete", "-f", h1.base + "/web.yaml"]) != nil)
