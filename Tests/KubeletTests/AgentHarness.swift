@@ -113,14 +113,15 @@ final class AgentHarness: @unchecked Sendable {
     /// gets an address and a default route through a veth, as a node has).
     func startUp(extra: [String] = []) throws {
         if (try? run("/usr/sbin/ip", ["-n", netns, "link", "show", "eth0"])) == nil {
-            let host = "uh\(String(netns.suffix(10)))"
+            // Both ends stay in the node's namespace ("gw0" plays the next hop): the host's own
+            // network namespace gets no link, address or route from a test.
             let third = Int.random(in: 1...250)
-            try run("/usr/sbin/ip", ["link", "add", host, "type", "veth", "peer", "name", "eth0", "netns", netns])
-            try run("/usr/sbin/ip", ["addr", "add", "10.253.\(third).1/24", "dev", host])
-            try run("/usr/sbin/ip", ["link", "set", host, "up"])
+            try run("/usr/sbin/ip", ["-n", netns, "link", "add", "eth0", "type", "veth", "peer", "name", "gw0"])
+            try run("/usr/sbin/ip", ["-n", netns, "addr", "add", "10.253.\(third).1/32", "dev", "gw0"])
+            try run("/usr/sbin/ip", ["-n", netns, "link", "set", "gw0", "up"])
             try run("/usr/sbin/ip", ["-n", netns, "addr", "add", "10.253.\(third).2/24", "dev", "eth0"])
             try run("/usr/sbin/ip", ["-n", netns, "link", "set", "eth0", "up"])
-            try run("/usr/sbin/ip", ["-n", netns, "route", "add", "default", "via", "10.253.\(third).1"])
+            try run("/usr/sbin/ip", ["-n", netns, "route", "add", "default", "via", "10.253.\(third).1", "dev", "eth0"])
         }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: inNetns[0])
@@ -226,7 +227,6 @@ final class AgentHarness: @unchecked Sendable {
         for point in Mounts.mountPoints(under: base) + Mounts.mountPoints(under: runDir) { try? Mounts.unmount(point) }
         try? FileManager.default.removeItem(atPath: runDir)
         _ = try? run("/usr/sbin/ip", ["netns", "del", netns])
-        _ = try? run("/usr/sbin/ip", ["link", "del", "uh\(String(netns.suffix(10)))"])
         try? FileManager.default.removeItem(atPath: base)
     }
 
