@@ -1,6 +1,3 @@
-// To enable once the VM harness (Tests/VMSlowTests, VMHarness) is on main: move this file to
-// Tests/VMSlowTests/StatsVMSlowTests.swift and add "stats-bench" to the products the VM tests
-// build (it is an executable target of the package).
 import Foundation
 import Testing
 
@@ -23,7 +20,7 @@ struct StatsVMSlowTests {
         let run = try await VMHarness.run(scenario: "stats-v2", binaries: [bench])
         #expect(run.exitCode == 0, "\(run)")
         #expect(run.fact("cgroup_fs") == "cgroup2fs")
-        #expect(run.fact("probe_rc") == "0", run.text("out/probe.log"))
+        #expect(run.fact("probe_rc") == "0", "\(run.text("out/probe.log"))")
         #expect(run.fact("probe_layout")?.contains("unified") == true)
         let metrics = run.text("out/metrics-cadvisor.txt")
 
