@@ -41,21 +41,8 @@ final class PortForwardSession: StreamSession {
         let runtime = self.runtime
         let sandbox = options.sandboxID
         let bound = NIOLoopBound(self, eventLoop: loop)
-        loop.makeFutureWithTask {
-            try await runtime.connect(sandboxID: sandbox, port: port)
-        }.flatMap { fd -> EventLoopFuture<any Channel> in
-            ClientBootstrap(group: loop)
-                .channelOption(.allowRemoteHalfClosure, value: true)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(SocketRelay(index: index, session: bound))
-                    }
-                }
-                .withConnectedSocket(fd)
-                .flatMapErrorThrowing { error in
-                    close(fd)
-                    throw error
-                }
+        PodPortDialer.dial(runtime, sandboxID: sandbox, port: port, on: loop) {
+            SocketRelay(index: index, session: bound)
         }.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):

@@ -119,21 +119,8 @@ final class SPDYPortForwardHandler: ChannelInboundHandler {
         guard let context else { return }
         let runtime = self.runtime, sandbox = options.sandboxID, loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
-        loop.makeFutureWithTask {
-            try await runtime.connect(sandboxID: sandbox, port: port)
-        }.flatMap { fd -> EventLoopFuture<any Channel> in
-            ClientBootstrap(group: loop)
-                .channelOption(.allowRemoteHalfClosure, value: true)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(SPDYSocketRelay(key: key, handler: bound))
-                    }
-                }
-                .withConnectedSocket(fd)
-                .flatMapErrorThrowing { error in
-                    close(fd)
-                    throw error
-                }
+        PodPortDialer.dial(runtime, sandboxID: sandbox, port: port, on: loop) {
+            SPDYSocketRelay(key: key, handler: bound)
         }.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
