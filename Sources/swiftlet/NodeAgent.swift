@@ -30,7 +30,7 @@ struct NodeAgent {
 
     func run() async throws {
         let store = try ImageStore(rootDir: node.rootDir)
-        let network = CNIPodNetwork(options: PodNetworkOptions(confDir: node.cniConfDir, binDir: node.cniBinDir, podCIDR: node.podCidr),
+        let network = CNIPodNetwork(options: node.podNetworkOptions,
                                     logger: Logger(label: "swiftlet.network"))
         do { try await network.prepare() } catch { logger.error("pod networking is not ready: \(error)") }
         let runtimeConfig = RuntimeConfig(rootDir: node.rootDir, runDir: node.resolvedRunDir, cgroupRoot: node.cgroupRoot,
