@@ -57,7 +57,7 @@ final class RequestMetrics: Sendable {
     /// requests but not as writes (nothing was stored).
     func record(_ info: RequestInfo, user: String, contentType: String, code: Int, dryRun: Bool) {
         var verb = Self.reportedVerb(info, contentType: contentType)
-        if ["log", "exec", "attach", "portforward", "proxy"].contains(info.subresource) { verb = "CONNECT" }
+        if ["exec", "attach", "portforward", "proxy"].contains(info.subresource) { verb = "CONNECT" }  // pods/log stays GET, as upstream
         let key = Key(verb: verb, group: info.group, version: info.version, resource: info.resource, subresource: info.subresource, code: code)
         let write = Self.isMutating(verb) && !dryRun
             ? WriteKey(user: user, verb: verb, resource: info.resource, subresource: info.subresource) : nil
