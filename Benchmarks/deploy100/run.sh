@@ -7,8 +7,9 @@
 #   MODE=split Benchmarks/deploy100/run.sh   runs `swiftlet apiserver` and `swiftlet agent` as two
 #   processes instead of `swiftlet up`, so the agent's own memory shows apart from the API server's.
 # Needs: swift build -c release; kubectl, python3, curl, nsenter, busybox-static (/bin/busybox).
-# Touches nothing of the host's network: everything runs in netns deploy100-PID (loopback
-# only), state in a mktemp dir, pods in cgroup /deploy100-PID; all removed at exit.
+# Touches nothing of the host's network: everything runs in netns deploy100-PID (loopback and
+# a veth pair with both ends inside), state in a mktemp dir, pods in cgroup /deploy100-PID; all
+# removed at exit, also on failure. TIMELINE=FILE and KEEP_LOG=FILE: see README.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 HERE=Benchmarks/deploy100
