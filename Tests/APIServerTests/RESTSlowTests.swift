@@ -206,4 +206,33 @@ struct RESTSlowTests {
             #expect((try await api.call("GET", "/api/v2")).code == 404)
         }
     }
+
+    @Test func metricsCountRequestsAndWritesByUser() async throws {
+        try await withAPIServer({ c in
+            c.runControllers = false
+            try? "watcher-token,jane,jane-uid\n".write(toFile: c.dataDir + "/tokens.csv", atomically: true, encoding: .utf8)
+            c.tokenAuthFile = c.dataDir + "/tokens.csv"
+        }) { ep, dir in
+            let api = API(ep, dir: dir)
+            _ = try await api.json("POST", "/api/v1/namespaces/default/configmaps", #"{"metadata":{"name":"m1"}}"#)
+            _ = try await api.json("POST", "/api/v1/namespaces/default/configmaps?dryRun=All", #"{"metadata":{"name":"m2"}}"#)
+            _ = try await api.json("PATCH", "/api/v1/namespaces/default/configmaps/m1", #"{"data":{"a":"b"}}"#,
+                                   type: "application/merge-patch+json")
+            _ = try await api.call("GET", "/api/v1/namespaces/default/configmaps/nope")
+            _ = try await api.call("GET", "/api/v1/namespaces/default/nosuchresources")
+            let (code, text) = try await api.call("GET", "/metrics")
+            #expect(code == 200)
+            let lines = Set(text.split(separator: "\n").map(String.init))
+            #expect(lines.contains(#"apiserver_request_total{code="201",component="apiserver",group="",resource="configmaps",subresource="",verb="POST",version="v1"} 2"#))
+            #expect(lines.contains(#"apiserver_request_total{code="404",component="apiserver",group="",resource="configmaps",subresource="",verb="GET",version="v1"} 1"#))
+            #expect(lines.contains(#"swiftlet_apiserver_mutating_requests_total{resource="configmaps",subresource="",user="admin",verb="POST"} 1"#))
+            #expect(lines.contains(#"swiftlet_apiserver_mutating_requests_total{resource="configmaps",subresource="",user="admin",verb="PATCH"} 1"#))
+            #expect(lines.contains("# TYPE swiftlet_apiserver_mutating_requests_total counter"))
+            #expect(!text.contains("nosuchresources"))
+            // Only cluster admins and system:monitoring read it, as upstream.
+            let r = try await Command.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", dir + "/pki/ca.crt",
+                                           "-H", "Authorization: Bearer watcher-token", ep.url + "/metrics"])
+            #expect(r.stdout == "403")
+        }
+    }
 }

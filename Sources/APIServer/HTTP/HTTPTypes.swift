@@ -79,6 +79,14 @@ public enum HTTPResponse: Sendable {
     /// The handler takes the connection over (protocol upgrades proxied to a kubelet).
     case takeover(@Sendable (ConnectionTakeover) async throws -> Void)
 
+    /// The status code sent (101 for a takeover, which proxies an upgrade).
+    var statusCode: Int {
+        switch self {
+        case .full(let status, _, _), .stream(let status, _, _): return Int(status.code)
+        case .takeover: return 101
+        }
+    }
+
     static func json(_ status: HTTPResponseStatus, _ body: JSON) -> HTTPResponse {
         .full(status, ["Content-Type": "application/json"], body.serialized())
     }

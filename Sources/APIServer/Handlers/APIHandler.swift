@@ -16,6 +16,7 @@ final class APIHandler: Sendable {
     let serverAddress: String
     let watchTimeout: ClosedRange<Int>
     let batchers = LoopBatchers()
+    let metrics = RequestMetrics()
 
     init(registry: Registry, authenticator: Authenticator, kubelet: KubeletProxy, logger: Logger, serverAddress: String,
          watchTimeout: ClosedRange<Int> = 1800...3600)
@@ -38,8 +39,18 @@ final class APIHandler: Sendable {
             return .error(.unauthorized)
         }
         let info = RequestInfo(method: req.method, path: req.path, query: req.query)
+        let response = await respond(info, req, user)
+        // Only served resources are counted: arbitrary paths must not grow the label sets.
+        if info.isResourceRequest, registry.resources.find(group: info.group, version: info.version, plural: info.resource) != nil {
+            metrics.record(info, user: user.name, contentType: req.headers.first(name: "Content-Type") ?? "", code: response.statusCode,
+                           dryRun: req.query["dryRun"]?.contains("All") ?? false)
+        }
+        return response
+    }
+
+    private func respond(_ info: RequestInfo, _ req: HTTPRequest, _ user: UserInfo) async -> HTTPResponse {
         do {
-            if !info.isResourceRequest { return try nonResource(info, req) }
+            if !info.isResourceRequest { return try nonResource(info, req, user) }
             guard let r = registry.resources.find(group: info.group, version: info.version, plural: info.resource) else {
                 throw APIError.notFoundPath()
             }
@@ -104,7 +115,7 @@ final class APIHandler: Sendable {
         }
     }
 
-    private func nonResource(_ info: RequestInfo, _ req: HTTPRequest) throws -> HTTPResponse {
+    private func nonResource(_ info: RequestInfo, _ req: HTTPRequest, _ user: UserInfo) throws -> HTTPResponse {
         guard req.method == .GET || req.method == .HEAD else { throw APIError.methodNotAllowed() }
         let p = info.parts
         let accept = req.headers.first(name: "Accept") ?? ""
@@ -113,6 +124,12 @@ final class APIHandler: Sendable {
         case "version"? where p.count == 1: return .json(.ok, discovery.version())
         case "healthz"?, "livez"?, "readyz"?:
             return .full(.ok, ["Content-Type": "text/plain; charset=utf-8"], Array("ok".utf8))
+        case "metrics"? where p.count == 1:
+            // Upstream grants /metrics to system:monitoring (and cluster admins) only.
+            guard user.isAdmin || user.groups.contains("system:monitoring") else {
+                throw APIError(code: 403, reason: "Forbidden", message: "forbidden: User \"\(user.name)\" cannot get path \"/metrics\"")
+            }
+            return .full(.ok, ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], Array(metrics.render().utf8))
         case "api"? where p.count == 1:
             if wantsAggregated { return aggregated(discovery.aggregated(legacy: true)) }
             return .json(.ok, discovery.apiVersions(serverAddress: serverAddress))
