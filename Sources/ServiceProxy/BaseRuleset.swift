@@ -77,8 +77,10 @@ struct BaseRuleset {
         let mark = config.masqueradeMark
         tx.add(rule: rule(Names.markMasq, NFTMatch.setMarkBits(mark)))
         // A pod reaching itself through a service: after DNAT its source and destination are
-        // the same endpoint, and the reply must come back through us.
-        tx.add(rule: rule(Names.masquerading, [
+        // the same endpoint, and the reply must come back through us. Only DNATed connections:
+        // a node whose endpoint is 127.0.0.1 (the API server on a loopback-only host) must not
+        // have its own loopback connections masqueraded, which drops them.
+        tx.add(rule: rule(Names.masquerading, NFTMatch.ctStatus(NFTCtStatus.dstNAT) + [
             NFTMatch.loadAddress(.source, ipv6: ipv6, into: .reg32(0)),
             NFTMatch.loadAddress(.destination, ipv6: ipv6, into: .reg32(ipv6 ? 4 : 1)),
             .lookup(set: Names.hairpin, source: .reg32(0), dest: nil, invert: false),

@@ -61,6 +61,12 @@ public enum NFTCtKey: UInt32, Sendable, Hashable {
     case state = 0, direction = 1, status = 2, mark = 3
 }
 
+/// `ct status` bits (IPS_* in linux/netfilter/nf_conntrack_common.h).
+public enum NFTCtStatus {
+    /// IPS_DST_NAT: the connection's destination was rewritten (a service VIP was DNATed).
+    public static let dstNAT: UInt32 = 1 << 5
+}
+
 /// `ct state` bits as the kernel stores them.
 public enum NFTCtState {
     public static let invalid: UInt32 = 1

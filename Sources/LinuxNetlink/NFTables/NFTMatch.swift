@@ -67,6 +67,13 @@ public enum NFTMatch {
          .cmp(.neq, register: r1, data: NFTBytes.u32Host(0))]
     }
 
+    /// `ct status dnat` (any of the given conntrack status bits, e.g. `NFTCtStatus.dstNAT`).
+    public static func ctStatus(_ bits: UInt32) -> [NFTExpression] {
+        [.ct(.status, direction: nil, into: r1),
+         .bitwise(source: r1, dest: r1, mask: NFTBytes.u32Host(bits), xor: NFTBytes.u32Host(0)),
+         .cmp(.neq, register: r1, data: NFTBytes.u32Host(0))]
+    }
+
     /// `fib saddr type local` / `fib daddr type local` (`negate`: `!=`).
     public static func fibAddressType(_ flags: NFTFibFlags, is type: UInt32, negate: Bool = false) -> [NFTExpression] {
         [.fib(.addressType, flags: flags, into: r1), .cmp(negate ? .neq : .eq, register: r1, data: NFTBytes.u32Host(type))]
