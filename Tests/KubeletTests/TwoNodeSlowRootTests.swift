@@ -34,6 +34,11 @@ struct TwoNodeSlowRootTests {
             try h2.startJoinedAgent(name: "n2", nodeIP: ip2, server: server, podCIDR: cidr2, caDataDir: h1.apiserverDataDir, extra: ["--node-routes"])
             #expect(await h1.eventually(60) { h1.nodeReady("n1") == "True" && h1.nodeReady("n2") == "True" },
                     "n2's agent:\n\(h2.tail(h2.agentLog))")
+            // Ready is not yet schedulable: the node lifecycle controller lifts the not-ready
+            // taint on its next pass (a few seconds on a busy machine), as upstream does.
+            #expect(await h1.eventually(60) {
+                ["n1", "n2"].allSatisfy { (h1.kubectl(["get", "node", $0, "-o", "jsonpath={.spec.taints}"]) ?? "?").isEmpty }
+            }, "taints: \(h1.kubectl(["get", "nodes", "-o", "jsonpath={.items[*].spec.taints}"]) ?? "?")")
             #expect(h1.kubectl(["get", "node", "n2", "-o", "jsonpath={.spec.podCIDR}"]) == cidr2)
             // Each node routes the other's pod CIDR via the other's InternalIP.
             @Sendable func route(_ h: AgentHarness, _ cidr: String) -> String {
