@@ -57,7 +57,9 @@ struct CollectorRootTests {
         // The cgroup counter moves with the process's own CPU time (10 ms tick granularity).
         #expect(abs(cgroupDelta - processDelta) <= 0.05 + 0.1 * processDelta, "cgroup \(cgroupDelta) s vs process \(processDelta) s")
         let podDelta = Double(try #require(second.pods.first?.sample?.cpu).usageMicros - (try #require(first.pods.first?.sample?.cpu)).usageMicros) / 1e6
-        #expect(podDelta >= cgroupDelta * 0.99)
+        // The pod's counter includes the container's; the two are read a moment apart in each
+        // round while the loop burns, so allow that moment (a few ms on a loaded machine).
+        #expect(podDelta >= cgroupDelta * 0.99 - 0.02, "pod \(podDelta) s vs its container \(cgroupDelta) s")
         // usageNanoCores is the rate between the two rounds: burned time over elapsed time.
         let nanoCores = Double(try #require(second.pods.first?.containers.first?.usageNanoCores))
         let expected = cgroupDelta / wallSeconds * 1e9
