@@ -497,12 +497,14 @@ pid_t clinux_spawn_detached(const char *path, const char *const *argv, const cha
     if (a.devnull < 0) return -1;
     struct clone_args args;
     memset(&args, 0, sizeof(args));
-    /* CLONE_PARENT: the helper is our parent's child, never ours. CLONE_INTO_CGROUP: it starts in
-       its cgroup; moving a running process later costs a cgroup-wide RCU synchronisation
-       (~13 ms measured here). CLONE_VM|CLONE_VFORK: no copy of a big agent's page tables; we wait
-       only until the exec. */
-    args.flags = CLONE_PARENT;
-    args.exit_signal = 0;  /* with CLONE_PARENT the kernel uses the caller's */
+    /* Our child (the caller reaps it when it ends; if we die first it is re-parented, which
+       is how it outlives us). CLONE_INTO_CGROUP: it starts in its cgroup; moving a running
+       process later costs a cgroup-wide RCU synchronisation (~13 ms measured here).
+       CLONE_VM|CLONE_VFORK: no copy of a big agent's page tables; we wait only until the exec.
+       Not CLONE_PARENT: our parent may never reap (timeout(1), a test runner), and every
+       ended helper would stay a zombie there. */
+    args.flags = 0;
+    args.exit_signal = SIGCHLD;
     if (cgroup_fd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)cgroup_fd;

@@ -188,6 +188,7 @@ public final class RuntimeService: Sendable {
             waited += 1
         }
         if ProcessTable.isShim(pid: record.shimPID, sandboxDir: dir) { kill(record.shimPID, SIGKILL) }
+        ShimClient.reap(record.shimPID)
     }
 
     public func podSandboxStatus(_ id: String) throws -> SandboxRecord { try sandbox(id) }

@@ -23,8 +23,21 @@ struct ShimClient: Sendable {
 
     func isAlive() -> Bool { (try? call(.ping)) != nil }
 
+    /// Collects an ended shim we started (it is our child until we die): without this it
+    /// would stay a zombie. A shim re-adopted after a restart is not our child (ECHILD), and
+    /// nothing else here waits for shims, so its pid cannot have been reused meanwhile.
+    static func reap(_ pid: pid_t) {
+        guard pid > 0 else { return }
+        for _ in 0..<100 {
+            let r = waitpid(pid, nil, WNOHANG)
+            if r == pid || (r < 0 && errno != EINTR) { return }
+            if r == 0 { usleep(1000) }  // SIGKILLed a moment ago: not reapable yet
+        }
+    }
+
     /// Starts a shim for `sandboxDir` (whose shim.conf is written) and waits for its report.
-    /// The shim forks away at once, so it is never our child; we reap the intermediate.
+    /// The shim is our child (spawned straight into its cgroup) and `reap` collects it when
+    /// its sandbox is stopped; from an init process it forks itself away instead.
     static func launch(shimPath: String, sandboxDir: String, cgroupDir: String? = nil) throws -> pid_t {
         let pipe = try FileDescriptor.pipe()
         // No backtracer start-up in the shim (it reads /proc/self/maps and stats a dozen paths).
