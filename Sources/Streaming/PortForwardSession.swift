@@ -42,7 +42,7 @@ final class PortForwardSession: StreamSession {
         let sandbox = options.sandboxID
         let bound = NIOLoopBound(self, eventLoop: loop)
         PodPortDialer.dial(runtime, sandboxID: sandbox, port: port, on: loop) {
-            SocketRelay(index: index, session: bound)
+            PodSocketRelay(key: index, owner: bound)
         }.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
@@ -97,35 +97,6 @@ final class PortForwardSession: StreamSession {
     }
 }
 
-/// One forwarded TCP connection: what the pod sends goes to the client.
-final class SocketRelay: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-
-    let index: Int
-    let session: NIOLoopBound<PortForwardSession>
-    private var ended = false
-
-    init(index: Int, session: NIOLoopBound<PortForwardSession>) {
-        self.index = index
-        self.session = session
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        session.value.fromPod(index, unwrapInboundIn(data))
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event { context.close(promise: nil) }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        guard !ended else { return }
-        ended = true
-        session.value.connectionEnded(index)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
-    }
+extension PortForwardSession: PodConnectionOwner {
+    func podConnectionEnded(_ index: Int) { connectionEnded(index) }
 }

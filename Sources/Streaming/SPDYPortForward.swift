@@ -120,7 +120,7 @@ final class SPDYPortForwardHandler: ChannelInboundHandler {
         let runtime = self.runtime, sandbox = options.sandboxID, loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
         PodPortDialer.dial(runtime, sandboxID: sandbox, port: port, on: loop) {
-            SPDYSocketRelay(key: key, handler: bound)
+            PodSocketRelay(key: key, owner: bound)
         }.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
@@ -203,41 +203,6 @@ final class SPDYPortForwardHandler: ChannelInboundHandler {
     }
 }
 
-/// One forwarded TCP connection of a SPDY port forward.
-final class SPDYSocketRelay: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-
-    let key: String
-    let handler: NIOLoopBound<SPDYPortForwardHandler>
-    private var ended = false
-
-    init(key: String, handler: NIOLoopBound<SPDYPortForwardHandler>) {
-        self.key = key
-        self.handler = handler
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        handler.value.fromPod(key, unwrapInboundIn(data))
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event { end(context) }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        end(context)
-        context.fireChannelInactive()
-    }
-
-    private func end(_ context: ChannelHandlerContext) {
-        guard !ended else { return }
-        ended = true
-        handler.value.finish(key)
-        context.close(promise: nil)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
-    }
+extension SPDYPortForwardHandler: PodConnectionOwner {
+    func podConnectionEnded(_ key: String) { finish(key) }
 }
