@@ -61,7 +61,7 @@ let package = Package(
                                                .product(name: "NIOHTTP1", package: "swift-nio")]),
         .target(name: "Runtime", dependencies: ["ShimProtocol", "LinuxPrimitives", "LinuxSecurity", "Images", "KubeAPI", "CLinux",
                                                 .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink", "CNI", "Runtime",
+        .target(name: "Networking", dependencies: ["LinuxPrimitives", "LinuxNetlink", "CNI", "CNIPlugins", "Runtime",
                                                    .product(name: "Logging", package: "swift-log")]),
         // CNI wire types (JSON, results, errors), Foundation-free: shared by the runtime side and the plugins.
         .target(name: "CNI", dependencies: ["LinuxNetlink"]),
@@ -159,7 +159,8 @@ let package = Package(
                                                               .product(name: "Hummingbird", package: "hummingbird")],
                           path: "Benchmarks/stats/Sources/StatsBench"),
         // Benchmarks/podstart: pod start latency and shim memory beside runc, same run.
-        .executableTarget(name: "podstart-bench", dependencies: ["Runtime", "Images", "LinuxPrimitives"], path: "Benchmarks/podstart"),
+        .executableTarget(name: "podstart-bench", dependencies: ["Runtime", "Images", "LinuxPrimitives", "Networking",
+                                                              .product(name: "Logging", package: "swift-log")], path: "Benchmarks/podstart"),
         // Benchmarks/cri: RunPodSandbox + CreateContainer + StartContainer over any CRI socket.
         .executableTarget(name: "cri-bench", dependencies: ["CRIAPI", .product(name: "GRPCCore", package: "grpc-swift-2"),
                                                            .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport")],

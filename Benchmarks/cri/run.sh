@@ -45,14 +45,25 @@ python3 Tests/ImagesTests/Fixtures/imagebuilder.py "$DIR/img.json" >/dev/null
 python3 Tests/ImagesTests/Fixtures/imagebuilder.py "$DIR/pause.json" >/dev/null
 
 echo "== CRI pod start, $N pods each, one at a time (RunPodSandbox + CreateContainer + StartContainer) =="
-# swiftlet
+# swiftlet: our CNI plugins in process (the default); with BOTH_CNI_MODES=1 also a second
+# agent that starts them as executables (--cni-exec-own-plugins), as before, in the same run.
 "$BIN/swiftlet" image import --root-dir "$DIR/root" "$DIR/img/docker.tar" >/dev/null
-"${IN[@]}" "$BIN/swiftlet" cri --root-dir "$DIR/root" --container-runtime-endpoint "unix://$DIR/swiftlet.sock" \
-  --cgroup-root "/cribench-$$" --cni-conf-dir "$DIR/swiftlet-cni" --cni-bin-dir "$BIN" --log-level warning >"$DIR/swiftlet.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do [[ -S $DIR/swiftlet.sock ]] && break; sleep 0.1; done
-"$BIN/cri-bench" "$DIR/swiftlet.sock" bench.local/busybox:1 --iterations "$N" --label swiftlet --log-dir "$DIR/logs"
-"$BIN/cri-bench" "$DIR/swiftlet.sock" bench.local/busybox:1 --iterations "$N" --label swiftlet --log-dir "$DIR/logs" --host-network
+MODES=("in-process")
+[[ ${BOTH_CNI_MODES:-0} == 1 ]] && MODES+=("exec")
+for mode in "${MODES[@]}"; do
+  EXTRA=()
+  [[ $mode == exec ]] && EXTRA=(--cni-exec-own-plugins)
+  rm -f "$DIR/swiftlet.sock"
+  "${IN[@]}" "$BIN/swiftlet" cri --root-dir "$DIR/root" --container-runtime-endpoint "unix://$DIR/swiftlet.sock" \
+    --cgroup-root "/cribench-$$" --cni-conf-dir "$DIR/swiftlet-cni" --cni-bin-dir "$BIN" --log-level warning "${EXTRA[@]}" >>"$DIR/swiftlet.log" 2>&1 &
+  AGENT=$!
+  PIDS+=($AGENT)
+  for _ in $(seq 100); do [[ -S $DIR/swiftlet.sock ]] && break; sleep 0.1; done
+  "$BIN/cri-bench" "$DIR/swiftlet.sock" bench.local/busybox:1 --iterations "$N" --label "swiftlet ($mode CNI)" --log-dir "$DIR/logs"
+  "$BIN/cri-bench" "$DIR/swiftlet.sock" bench.local/busybox:1 --iterations "$N" --label "swiftlet ($mode CNI)" --log-dir "$DIR/logs" --host-network
+  kill "$AGENT" 2>/dev/null || true
+  wait "$AGENT" 2>/dev/null || true
+done
 
 # containerd 1.6 + runc, if installed
 if command -v containerd >/dev/null && command -v runc >/dev/null && [[ -x /usr/lib/cni/bridge ]]; then

@@ -1,6 +1,8 @@
 import Foundation
 import Images
 import LinuxPrimitives
+import Logging
+import Networking
 import Runtime
 
 // Pod start latency: a runtime call (sandbox + container) until the container's process runs,
@@ -34,8 +36,30 @@ func now() -> Double { Double(WallClock.monotonicNanos()) / 1e6 }
 
 let store = try ImageStore(rootDir: rootDir)
 let cgroupRoot = "/swiftlet-bench-\(getpid())"
+// PODSTART_NETWORK=inprocess|exec: pods get the default CNI network (our bridge + host-local,
+// portmap, loopback) with our plugins run in process or as executables. Run the benchmark
+// inside a network namespace of its own (`ip netns add pb; ip netns exec pb podstart-bench
+// ...`): the bridge and the masquerade rule are made in the benchmark's namespace.
+let networkMode = ProcessInfo.processInfo.environment["PODSTART_NETWORK"] ?? ""
+let cniTimes = PluginTimes()
+let cniScratch = "/tmp/podstart-cni-\(getpid())"
+var podNetwork: CNIPodNetwork? = nil
+if networkMode == "inprocess" || networkMode == "exec" {
+    var options = PodNetworkOptions()
+    options.confDir = cniScratch + "/net.d"
+    options.cacheDir = cniScratch + "/cache"
+    options.ipamDataDir = cniScratch + "/ipam"
+    options.binDirs = [exeDir.deletingLastPathComponent]
+    options.searchOwnDirectory = false
+    options.podCIDR = "10.90.0.0/16"
+    let inner: any PluginExecutor = networkMode == "exec" ? SpawnExecutor() : InProcessExecutor.besideThisExecutable()
+    options.executor = TimingExecutor(inner: inner, times: cniTimes)
+    let network = CNIPodNetwork(options: options, logger: Logger(label: "podstart.cni"))
+    try await network.prepare()
+    podNetwork = network
+}
 let runtime = try RuntimeService(config: RuntimeConfig(rootDir: rootDir, runDir: "/run/swiftlet-bench-\(getpid())", cgroupRoot: cgroupRoot, shimPath: shim),
-                                 images: ImageStoreProvider(store: store))
+                                 images: ImageStoreProvider(store: store), network: podNetwork ?? LoopbackOnlyNetwork())
 let image = try ImageStoreProvider(store: store).resolve(imageRef)
 
 final class Phases: @unchecked Sendable {
@@ -101,6 +125,7 @@ try await withThrowingTaskGroup(of: (Double, String, Int32).self) { group in
 let wall = now() - wall0
 for s in runtime.listPodSandboxes() { try await runtime.removePodSandbox(s.id) }
 try? FileManager.default.removeItem(atPath: "/run/swiftlet-bench-\(getpid())")
+try? FileManager.default.removeItem(atPath: cniScratch)
 rmdir("/sys/fs/cgroup/unified\(cgroupRoot)/kubepods/besteffort"); rmdir("/sys/fs/cgroup/unified\(cgroupRoot)/kubepods"); rmdir("/sys/fs/cgroup/unified\(cgroupRoot)")
 rmdir("/sys/fs/cgroup\(cgroupRoot)/kubepods/besteffort"); rmdir("/sys/fs/cgroup\(cgroupRoot)/kubepods"); rmdir("/sys/fs/cgroup\(cgroupRoot)")
 
@@ -185,7 +210,8 @@ if let runcPath = ["/usr/sbin/runc", "/usr/bin/runc"].first(where: { FileManager
     try? FileManager.default.removeItem(atPath: bundle)
 }
 
-print("pod start: runtime call -> container process running (busybox sleep)")
+print("pod start: runtime call -> container process running (busybox sleep)" + (podNetwork == nil ? ", loopback only" : ", CNI default network, our plugins \(networkMode == "exec" ? "executed" : "in process")"))
+for (label, values) in cniTimes.sorted() { report("  CNI \(label)", values) }
 report("  phase: sandbox (shim, namespaces, cgroups)", phases.sandbox)
 report("  phase: create container (image, cgroup, spec)", phases.create)
 report("  phase: start container (clone, mounts, exec)", phases.start)

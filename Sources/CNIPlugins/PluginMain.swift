@@ -25,6 +25,9 @@ public struct PluginRequest: Sendable {
     public var prevResult: CNIResult?
     /// Our environment, handed on to delegated plugins.
     public var environment: [String]
+    /// Where the slow kernel clean-up after our answer goes: a child process when we are a
+    /// plugin executable, a thread when the runtime runs us inside its own process.
+    public var afterlife: Afterlife = .child
 
     public func arg(_ key: String) -> String? { args.last { $0.0 == key }?.1 }
 
@@ -48,35 +51,54 @@ extension CNIPlugin {
     public func gc(_ request: PluginRequest) throws {}
 }
 
+/// What one invocation answers, exactly as an executable would: its exit status (0, or 1 with
+/// the spec's error object), stdout and stderr.
+public struct PluginResponse: Sendable {
+    public var exitCode: Int32
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+}
+
 /// The executable's entry point: decode, dispatch, print, exit with the spec's conventions
 /// (result or nothing on stdout and exit 0; the error object on stdout and exit 1).
 public enum PluginMain {
     public static func run(_ plugin: some CNIPlugin, name: String) -> Never {
-        let environment = currentEnvironment()
+        let stdin = (try? FileDescriptor(rawValue: 0).readAll()) ?? []
+        let response = respond(plugin, name: name, environment: currentEnvironment(), stdin: stdin, afterlife: .child)
+        if !response.stdout.isEmpty { try? FileDescriptor(rawValue: 1).writeAll(response.stdout) }
+        if !response.stderr.isEmpty { try? FileDescriptor(rawValue: 2).writeAll(response.stderr) }
+        exit(response.exitCode)
+    }
+
+    /// One whole invocation without touching the process: the executable prints what this
+    /// returns, and a runtime that runs our plugins in its own process (Networking's
+    /// `InProcessExecutor`) hands it back as the plugin's output, so both paths give the
+    /// same bytes, the same error object and the same exit status.
+    public static func respond(_ plugin: some CNIPlugin, name: String, environment: [String], stdin: [UInt8],
+                               afterlife: Afterlife) -> PluginResponse {
         var version = CNIVersion.current
         do {
-            let stdin = (try? FileDescriptor(rawValue: 0).readAll()) ?? []
-            let request = try decode(environment: environment, stdin: stdin, pluginName: name)
+            var request = try decode(environment: environment, stdin: stdin, pluginName: name)
+            request.afterlife = afterlife
             version = request.cniVersion
+            var stdout: [UInt8] = []
             switch request.command {
             case .version:
                 let versions = JSON.array(CNIVersion.supported.map { .string($0) })
-                emit(JSON.object(JSONObject([("cniVersion", .string(request.cniVersion)), ("supportedVersions", versions)])))
+                stdout = JSON.object(JSONObject([("cniVersion", .string(request.cniVersion)), ("supportedVersions", versions)])).serialized()
             case .add:
                 let result = try plugin.add(request)
-                emit(result.json(version: request.cniVersion))
+                stdout = result.json(version: request.cniVersion).serialized()
             case .del: try plugin.del(request)
             case .check: try plugin.check(request)
             case .status: try plugin.status(request)
             case .gc: try plugin.gc(request)
             }
-            exit(0)
+            return PluginResponse(exitCode: 0, stdout: stdout, stderr: [])
         } catch {
             var failure = cniError(from: error)
             failure.cniVersion = version
-            emit(failure.json)
-            logError("\(name): \(failure)")
-            exit(1)
+            return PluginResponse(exitCode: 1, stdout: failure.json.serialized(), stderr: Array("\(name): \(failure)\n".utf8))
         }
     }
 
@@ -187,14 +209,6 @@ public enum PluginMain {
               !name.unicodeScalars.contains(where: { $0 == "/" || $0 == ":" || $0.properties.isWhitespace }) else {
             throw CNIError.environment("CNI_IFNAME \"\(name)\" is not a valid interface name (under 16 bytes, no '/', ':' or spaces, not '.' or '..')")
         }
-    }
-
-    static func emit(_ json: JSON) {
-        try? FileDescriptor(rawValue: 1).writeAll(json.serialized())
-    }
-
-    static func logError(_ text: String) {
-        try? FileDescriptor(rawValue: 2).writeAll(text + "\n")
     }
 
     /// The process environment as `K=V` strings.

@@ -35,6 +35,9 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "CNI plugin search path (colon-separated).")
     var cniBinDir = "/opt/cni/bin"
 
+    @Flag(help: "Start our own CNI plugins (swiftlet-bridge, -host-local, -loopback, -portmap) as executables, as any other plugin. By default a plugin file identical to the one shipped beside this binary runs inside the agent (same code, same results, no process start).")
+    var cniExecOwnPlugins = false
+
     @Option(help: "Pod CIDR of this node, used by the default network when no CNI config exists.")
     var podCidr = "10.88.0.0/16"
 

@@ -8,6 +8,8 @@ extension NodeOptions {
     /// never garbage-collect each other's attachments.
     var podNetworkOptions: PodNetworkOptions {
         var options = PodNetworkOptions(confDir: cniConfDir, binDir: cniBinDir, podCIDR: podCidr)
+        // Our own plugins run in process unless asked not to (InProcessExecutor says which files qualify).
+        options.executor = cniExecOwnPlugins ? SpawnExecutor() : InProcessExecutor.besideThisExecutable()
         if rootDir != "/var/lib/swiftlet" {
             options.cacheDir = rootDir + "/cni"
             options.ipamDataDir = rootDir + "/cni/networks"

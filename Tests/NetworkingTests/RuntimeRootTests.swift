@@ -41,7 +41,7 @@ func makePodNetwork(node: TestNamespace, scratch: String, binDirs: [String], exe
     options.writeDefaultConfig = writeDefault
     options.configureHost = false  // the host's sysctls are not the test's to change
     options.searchOwnDirectory = false
-    options.executor = executor ?? SpawnExecutor(networkNamespace: node.path)
+    options.executor = executor ?? CNITestMode.executor(node: node)
     return CNIPodNetwork(options: options, logger: Logger(label: "test.networking"))
 }
 

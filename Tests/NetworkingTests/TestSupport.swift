@@ -2,6 +2,7 @@ import CNI
 import Glibc
 import LinuxNetlink
 import LinuxPrimitives
+import Networking
 import Testing
 
 /// A network namespace the test made, pinned under /run/netns so `ip -n NAME` can observe it.
@@ -76,8 +77,31 @@ func runPlugin(_ binary: String, _ command: String, config: String, containerID:
         "CNI_ARGS=" + args, "CNI_PATH=" + path, "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
     ]
     let executable = binary.hasPrefix("/") ? binary : path + "/" + binary
+    if CNITestMode.current == .inProcess {
+        return try InProcessExecutor(referenceDirectory: buildDirectory, networkNamespace: node.path)
+            .execute(path: executable, environment: environment, stdin: Array(config.utf8))
+    }
     return try NetworkNamespace.run(node.path) {
         try Subprocess.run(executable, arguments: [binary], environment: environment, input: Array(config.utf8))
+    }
+}
+
+/// How the tests run our plugins, from `SWIFTLET_CNI_TEST_MODE`: unset, the runtime tests use
+/// the agent's default (our plugins in process) and the protocol tests start the executables;
+/// `exec` starts executables everywhere, `inprocess` runs our plugins in process everywhere
+/// (the protocol tests then check the in-process answers against the same expectations).
+enum CNITestMode: String {
+    case mixed, exec, inProcess = "inprocess"
+
+    static let current: CNITestMode = {
+        guard let raw = getenv("SWIFTLET_CNI_TEST_MODE") else { return .mixed }
+        return CNITestMode(rawValue: String(cString: raw)) ?? .mixed
+    }()
+
+    /// The executor the runtime tests use inside `node`.
+    static func executor(node: TestNamespace) -> any PluginExecutor {
+        current == .exec ? SpawnExecutor(networkNamespace: node.path)
+            : InProcessExecutor(referenceDirectory: buildDirectory, networkNamespace: node.path)
     }
 }
 

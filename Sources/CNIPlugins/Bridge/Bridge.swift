@@ -27,7 +27,7 @@ public struct BridgePlugin: CNIPlugin {
         var ipamAllocated = false
         var hostName: String? = nil
         // Set when this ADD committed an nftables change: the client then stays open to the
-        // end and its close (a kernel wait) is left to the Afterlife child.
+        // end and its close (a kernel wait) is left to the Afterlife (a child process, or a thread in process).
         var firewall: NFTables? = nil
         do {
             // Addresses first, and the masquerade rule with them, so the rest of ADD runs
@@ -77,8 +77,10 @@ public struct BridgePlugin: CNIPlugin {
             } else {
                 try pod.setUp(index: container.index)
             }
-            if firewall != nil { Afterlife.hand() }
-            withExtendedLifetime(firewall) {}
+            if let kept = firewall {
+                firewall = nil
+                request.afterlife.hand(keeping: consume kept)
+            }
             return result
         } catch {
             // Leave nothing behind: the pod end goes with the host end.
@@ -100,7 +102,7 @@ public struct BridgePlugin: CNIPlugin {
         if !request.netns.isEmpty, NetworkNamespace.exists(request.netns) {
             let pod = try RouteSocket.inNamespace(request.netns)
             if let link = try pod.link(named: request.ifname) {
-                try retire(pod, link)
+                try retire(pod, link, request)
             }
         }
         if let ipamError { throw ipamError }
@@ -109,8 +111,8 @@ public struct BridgePlugin: CNIPlugin {
     /// Removes the pod's interface (and with it the host end). Deleting a device waits for
     /// the kernel (an RCU grace period), so the interface is first taken out of service here:
     /// down, renamed out of the way of a new ADD, without addresses, off the bridge. The
-    /// deletion itself is left to the Afterlife child.
-    func retire(_ pod: RouteSocket, _ link: LinkInfo) throws {
+    /// deletion itself is left to the Afterlife (a child process, or a thread in process).
+    func retire(_ pod: RouteSocket, _ link: LinkInfo, _ request: PluginRequest) throws {
         do {
             try pod.setDown(index: link.index)
             for address in try pod.addresses(index: link.index) where address.scope == 0 {
@@ -122,7 +124,7 @@ public struct BridgePlugin: CNIPlugin {
             try pod.deleteLink(index: link.index)
             return
         }
-        Afterlife.hand {
+        request.afterlife.hand {
             try? pod.deleteLink(index: link.index)
         }
     }
