@@ -23,7 +23,9 @@ cleanup() {
     [[ -d $cg ]] && find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done
   ip netns del "$NS" 2>/dev/null || true
-  rm -rf "$DIR" "/run/swiftlet/${DIR//\//-}-root" 2>/dev/null || true
+  # The agent's run dir for --root-dir $DIR/root: the path's components joined with '-'.
+  local tag=${DIR#/}
+  rm -rf "$DIR" "/run/swiftlet/${tag//\//-}-root" 2>/dev/null || true
 }
 trap cleanup EXIT
 ip netns add "$NS"

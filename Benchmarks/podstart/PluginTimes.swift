@@ -1,6 +1,7 @@
 import Foundation
 import LinuxPrimitives
 import Networking
+import Runtime
 
 /// Times of each plugin invocation by "<plugin> <verb>", for the phase breakdown.
 final class PluginTimes: @unchecked Sendable {
@@ -30,4 +31,21 @@ struct TimingExecutor: PluginExecutor {
         defer { times.add("\(name) \(verb)", Double(WallClock.monotonicNanos() - t0) / 1e6) }
         return try inner.execute(path: path, environment: environment, stdin: stdin)
     }
+}
+
+/// Wraps the pod network and records the whole ADD (`setUp`: thread hop, configuration,
+/// result cache, every plugin) beside the plugins' own times.
+struct TimingNetwork: PodNetwork {
+    let inner: any PodNetwork
+    let times: PluginTimes
+
+    func setUp(_ request: PodNetworkRequest) async throws -> PodNetworkStatus {
+        let t0 = WallClock.monotonicNanos()
+        defer { times.add("whole ADD (PodNetwork.setUp)", Double(WallClock.monotonicNanos() - t0) / 1e6) }
+        return try await inner.setUp(request)
+    }
+    func tearDown(_ request: PodNetworkRequest) async throws { try await inner.tearDown(request) }
+    func check(_ request: PodNetworkRequest) async -> Bool { await inner.check(request) }
+    func garbageCollect(valid: [PodNetworkRequest]) async { await inner.garbageCollect(valid: valid) }
+    func readiness() async -> String? { await inner.readiness() }
 }

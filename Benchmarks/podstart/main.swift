@@ -59,7 +59,7 @@ if networkMode == "inprocess" || networkMode == "exec" {
     podNetwork = network
 }
 let runtime = try RuntimeService(config: RuntimeConfig(rootDir: rootDir, runDir: "/run/swiftlet-bench-\(getpid())", cgroupRoot: cgroupRoot, shimPath: shim),
-                                 images: ImageStoreProvider(store: store), network: podNetwork ?? LoopbackOnlyNetwork())
+                                 images: ImageStoreProvider(store: store), network: podNetwork.map { TimingNetwork(inner: $0, times: cniTimes) as any PodNetwork } ?? LoopbackOnlyNetwork())
 let image = try ImageStoreProvider(store: store).resolve(imageRef)
 
 final class Phases: @unchecked Sendable {
@@ -126,8 +126,10 @@ let wall = now() - wall0
 for s in runtime.listPodSandboxes() { try await runtime.removePodSandbox(s.id) }
 try? FileManager.default.removeItem(atPath: "/run/swiftlet-bench-\(getpid())")
 try? FileManager.default.removeItem(atPath: cniScratch)
-rmdir("/sys/fs/cgroup/unified\(cgroupRoot)/kubepods/besteffort"); rmdir("/sys/fs/cgroup/unified\(cgroupRoot)/kubepods"); rmdir("/sys/fs/cgroup/unified\(cgroupRoot)")
-rmdir("/sys/fs/cgroup\(cgroupRoot)/kubepods/besteffort"); rmdir("/sys/fs/cgroup\(cgroupRoot)/kubepods"); rmdir("/sys/fs/cgroup\(cgroupRoot)")
+for base in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+    // The shims' cgroups (<root>/shims/<id>) go with their sandboxes; their parent stays.
+    for dir in ["/kubepods/besteffort", "/kubepods", "/shims", ""] { rmdir(base + cgroupRoot + dir) }
+}
 
 // runc run -d of the same rootfs (the image's single layer, bind-mounted read-only through
 // an overlay like ours) with pid, ipc, uts, mount and network namespaces.

@@ -43,6 +43,9 @@ public final class RuntimeService: Sendable {
     let containers = Mutex<[String: ContainerRecord]>([:])
     let seccompCache = Mutex<[UInt64: [UInt8]]>([:])
     let notEnforcedReported = Mutex<Set<String>>([])
+    /// Sandboxes whose network this process has torn down since it last set it up: their
+    /// removal skips a second CNI DEL chain (after a restart it runs again; DEL is idempotent).
+    let networkDetached = Mutex<Set<String>>([])
     private let eventContinuation: AsyncStream<RuntimeEvent>.Continuation
     /// Container exits and lost sandboxes, for one consumer (the kubelet's event loop).
     public let events: AsyncStream<RuntimeEvent>
@@ -138,6 +141,7 @@ public final class RuntimeService: Sendable {
         if record.config.network != .node && record.network != nil {
             try await network.tearDown(networkRequest(record))
             record.network = nil
+            networkDetached.withLock { _ = $0.insert(id) }
         }
         record.state = .notReady
         try? StateFiles.save(record, to: sandboxDir(id) + "/sandbox.json")
@@ -155,11 +159,15 @@ public final class RuntimeService: Sendable {
         await destroySandbox(record, reason: "removal")
     }
 
-    /// Tears down whatever exists of a sandbox; every step tolerates "already gone".
+    /// Tears down whatever exists of a sandbox; every step tolerates "already gone". The
+    /// network is torn down unless a stop in this process already did (and nothing set it up
+    /// again since).
     func destroySandbox(_ record: SandboxRecord, reason: String) async {
         let dir = sandboxDir(record.id)
         monitor.unwatch(sandboxID: record.id)
-        if record.config.network != .node, FileSystem.exists(ShimProtocol.Paths.namespace(dir, .net)) || record.network != nil {
+        let detached = networkDetached.withLock { $0.remove(record.id) != nil }
+        if !detached, record.config.network != .node,
+           FileSystem.exists(ShimProtocol.Paths.namespace(dir, .net)) || record.network != nil {
             do { try await network.tearDown(networkRequest(record)) } catch {
                 logger.warning("network teardown of sandbox \(record.id) (\(reason)): \(error)")
             }
