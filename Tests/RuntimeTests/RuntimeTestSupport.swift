@@ -59,14 +59,14 @@ final class RuntimeFixture: @unchecked Sendable {
     let runtime: RuntimeService
     let cgroupRoot: String
 
-    init(seccompDefault: Bool = false) throws {
+    init(seccompDefault: Bool = false, network: any PodNetwork = LoopbackOnlyNetwork()) throws {
         base = "/tmp/swiftlet-rt-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         cgroupRoot = "/swiftlet-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let layer = "/tmp/swiftlet-test-busybox-layer"
         try TestEnv.makeBusyboxLayer(at: layer)
         let config = RuntimeConfig(rootDir: base + "/root", runDir: base + "/run", cgroupRoot: cgroupRoot,
                                    shimPath: TestEnv.buildDir + "/swiftlet-shim", seccompDefault: seccompDefault)
-        runtime = try RuntimeService(config: config, images: BusyboxImages(layer: layer))
+        runtime = try RuntimeService(config: config, images: BusyboxImages(layer: layer), network: network)
     }
 
     func sandboxConfig(_ name: String, logDir: Bool = true) -> SandboxConfig {
