@@ -160,7 +160,8 @@ let package = Package(
                           path: "Benchmarks/stats/Sources/StatsBench"),
         // Benchmarks/podstart: pod start latency and shim memory beside runc, same run.
         .executableTarget(name: "podstart-bench", dependencies: ["Runtime", "Images", "LinuxPrimitives", "Networking",
-                                                              .product(name: "Logging", package: "swift-log")], path: "Benchmarks/podstart"),
+                                                              .product(name: "Logging", package: "swift-log")], path: "Benchmarks/podstart",
+                          exclude: ["README.md", "run.sh"]),
         // Benchmarks/cri: RunPodSandbox + CreateContainer + StartContainer over any CRI socket.
         .executableTarget(name: "cri-bench", dependencies: ["CRIAPI", .product(name: "GRPCCore", package: "grpc-swift-2"),
                                                            .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport")],
