@@ -4,6 +4,7 @@
 # (watched), per-pod startup latency (upstream's SLI), memory of the `up` process and of the
 # shims with 100 pods, and what the node writes to the API server at steady state.
 #   Benchmarks/deploy100/run.sh [REPLICAS [STEADY_SECONDS]]     (as root; defaults 100, 30)
+#   SWIFTLET_ARGS="--cni-exec-own-plugins" adds flags to `swiftlet up` (here: our CNI plugins executed, not in process).
 #   MODE=split Benchmarks/deploy100/run.sh   runs `swiftlet apiserver` and `swiftlet agent` as two
 #   processes instead of `swiftlet up`, so the agent's own memory shows apart from the API server's.
 # Needs: swift build -c release; kubectl, python3, curl, nsenter, busybox-static (/bin/busybox).
@@ -98,7 +99,7 @@ t_start=$(date +%s.%N)
 KC=$DATA/apiserver/admin.kubeconfig
 k() { "${IN[@]}" kubectl --kubeconfig "$KC" --cache-dir "$DIR/kube-cache" --request-timeout=20s "$@"; }
 if [[ $MODE == up ]]; then
-  "${IN[@]}" "$BIN/swiftlet" up --data-dir "$DATA" --cgroup-root "/$CG" --node-name deploy100 >"$DIR/up.log" 2>&1 &
+  "${IN[@]}" "$BIN/swiftlet" up --data-dir "$DATA" --cgroup-root "/$CG" --node-name deploy100 ${SWIFTLET_ARGS:-} >"$DIR/up.log" 2>&1 &
   UP=$!
   for _ in $(seq 600); do [[ -s $KC ]] && break; kill -0 $UP 2>/dev/null || break; sleep 0.1; done
 else
