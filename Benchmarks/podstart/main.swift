@@ -101,8 +101,8 @@ try await withThrowingTaskGroup(of: (Double, String, Int32).self) { group in
 let wall = now() - wall0
 for s in runtime.listPodSandboxes() { try await runtime.removePodSandbox(s.id) }
 try? FileManager.default.removeItem(atPath: "/run/swiftlet-bench-\(getpid())")
-rmdir("/sys/fs/cgroup/unified\(cgroupRoot)/kubepods/besteffort"); rmdir("/sys/fs/cgroup/unified\(cgroupRoot)/kubepods"); rmdir("/sys/fs/cgroup/unified\(cgroupRoot)")
-rmdir("/sys/fs/cgroup\(cgroupRoot)/kubepods/besteffort"); rmdir("/sys/fs/cgroup\(cgroupRoot)/kubepods"); rmdir("/sys/fs/cgroup\(cgroupRoot)")
+rmdir("/sys/fs/cgroup/unified\(cgroupRoot)/shims"); rmdir("/sys/fs/cgroup/unified\(cgroupRoot)/kubepods/besteffort"); rmdir("/sys/fs/cgroup/unified\(cgroupRoot)/kubepods"); rmdir("/sys/fs/cgroup/unified\(cgroupRoot)")
+rmdir("/sys/fs/cgroup\(cgroupRoot)/shims"); rmdir("/sys/fs/cgroup\(cgroupRoot)/kubepods/besteffort"); rmdir("/sys/fs/cgroup\(cgroupRoot)/kubepods"); rmdir("/sys/fs/cgroup\(cgroupRoot)")
 
 // runc run -d of the same rootfs (the image's single layer, bind-mounted read-only through
 // an overlay like ours) with pid, ipc, uts, mount and network namespaces.
