@@ -115,7 +115,7 @@ import X509
         let csr = try Self.csr(cn: "system:node:n1", orgs: ["system:nodes"], groups: ["system:bootstrappers"], username: "b")
         let pem = try NodeClientCSR.sign(csr, ca: ca)
         let cert = try Certificate(pemEncoded: pem)
-        let identity = try #require(CertificateAuthority.identity(fromDER: try cert.serializeAsDER()))
+        let identity = try #require(CertificateAuthority.identity(fromDER: try cert.serializeAsPEM().derBytes))
         #expect(identity.user == "system:node:n1" && identity.groups == ["system:nodes"])
         #expect(cert.issuer == ca.certificate.subject)
         #expect(try cert.extensions.extendedKeyUsage?.contains(.clientAuth) == true)

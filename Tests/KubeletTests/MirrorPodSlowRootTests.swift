@@ -76,7 +76,8 @@ struct MirrorPodSlowRootTests {
             // The manifest is removed: the mirror pod goes, and so does the container.
             h.removeManifest("web.yaml")
             #expect(await h.eventually(30) {
-                h.kubectl(["get", "pods", "-o", "name"]) == "" && h.processes(commandLine: "sleep 4321").isEmpty
+                let names = h.kubectl(["get", "pods", "-o", "name"])
+                return names != nil && names?.contains("web-n1") == false && h.processes(commandLine: "sleep 4321").isEmpty
             }, "agent log:\n\(h.tail(h.agentLog))")
         } catch {
             Issue.record(error)

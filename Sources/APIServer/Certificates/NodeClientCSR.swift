@@ -107,7 +107,10 @@ extension CertificateAuthority {
     /// -pubin -outform der | sha256sum` prints).
     public static func publicKeyPin(certificatePEM: String) throws -> String {
         let cert = try Certificate(pemEncoded: certificatePEM)
-        let digest = SHA256.hash(data: Array(cert.publicKey.subjectPublicKeyInfoBytes))
+        // The whole DER SubjectPublicKeyInfo (algorithm + key), not just the key bits.
+        var serializer = DER.Serializer()
+        try serializer.serialize(cert.publicKey)
+        let digest = SHA256.hash(data: serializer.serializedBytes)
         return "sha256:" + digest.map { String(format: "%02x", $0) }.joined()
     }
 
