@@ -58,7 +58,7 @@ public final class Kubelet: Sendable {
             let statuses = self.statuses
             let holder = StatusManagerHolder()
             let mirrors = MirrorPodManager(client: api.client, nodeName: config.nodeName, logger: logger) { staticUID in
-                // A new mirror starts Pending: the static pod's current status goes to it.
+                // A new (or newly found) mirror: the static pod's current status goes to it.
                 if let pod = statuses.pod(uid: staticUID) { holder.manager?.enqueue(pod) }
             }
             let statusManager = StatusManager(client: api.client, logger: logger, mirrors: mirrors)

@@ -1,3 +1,4 @@
+import Logging
 import Testing
 
 @testable import APIServer
@@ -95,5 +96,25 @@ import Testing
         _ = try f.registry.delete(ResourceRegistry.pods, namespace: "default", name: "web-n1", options: DeleteOptions(gracePeriodSeconds: 0),
                                   context: Self.node("n1"))
         #expect(try f.registry.getIfPresent(ResourceRegistry.pods, namespace: "default", name: "web-n1") == nil)
+    }
+
+    @Test func replicaSetsAndTheSchedulerLeaveMirrorPodsAlone() async throws {
+        let f = try RegistryFixture()
+        let uid = try Self.register(f, "n1")
+        let mirror = try f.registry.create(ResourceRegistry.pods, namespace: "default", object: Self.mirror(node: "n1", ownerUID: uid),
+                                           context: Self.node("n1"))
+        #expect(!Scheduler.isPending(mirror))
+        let rs = try f.registry.create(ResourceRegistry.replicasets, namespace: "default", object: .lit(#"""
+            {"metadata":{"name":"web"},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"web"}},
+             "template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}}}}
+            """#), context: RegistryFixture.admin)
+        let controller = ReplicaSetController(registry: f.registry, events: EventRecorder(registry: f.registry), logger: Logger(label: "test"))
+        try await controller.sync("default/web")
+        // The selector matches the mirror pod's labels, yet the ReplicaSet makes its own replica
+        // and the mirror keeps its Node owner.
+        let owned = try ReplicaSetController.ownedPods(f.registry, owner: rs)
+        #expect(owned.count == 1 && owned.first?.name != mirror.name)
+        let after = try f.registry.get(ResourceRegistry.pods, namespace: "default", name: mirror.name)
+        #expect(after.ownerReferences.count == 1 && after.ownerReferences.first?["kind"]?.string == "Node")
     }
 }

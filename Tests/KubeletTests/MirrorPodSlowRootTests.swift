@@ -53,8 +53,20 @@ struct MirrorPodSlowRootTests {
             let pids = h.processes(commandLine: "sleep 4321")
             #expect(pids.count == 1)
 
+            // The agent restarts: it adopts the mirror it made (same object), nothing restarts.
+            h.killAgent()
+            try h.startJoinedAgent(name: "n1", nodeIP: nodeIP, server: "https://\(nodeIP):\(port)", podCIDR: "10.92.\(third).0/24",
+                                   extra: ["--pod-manifest-path", h.manifests])
+            // The log is appended to: the second "ready:" line is the restarted agent's.
+            #expect(await h.eventually(30) { h.tail(h.agentLog, 2000).components(separatedBy: "swiftlet.agent: ready: ").count >= 3 })
+            try await Task.sleep(nanoseconds: 2_000_000_000)
+            #expect(field(".metadata.uid") == firstUID)
+            #expect(field(".status.phase") == "Running")
+            #expect(field(".status.containerStatuses[0].containerID") == containerID)
+            #expect(h.processes(commandLine: "sleep 4321") == pids)
+
             // Deleted through the API: it comes back (a new object), the container untouched.
-            #expect(h.kubectl(["delete", "pod", "web-n1", "--wait=true"]) != nil)
+            #expect(h.kubectl(["delete", "pod", "web-n1", "--wait=true", "--timeout=20s"]) != nil)
             #expect(await h.eventually(30) {
                 let uid = field(".metadata.uid") ?? ""
                 return !uid.isEmpty && uid != firstUID && field(".status.phase") == "Running"

@@ -10,22 +10,25 @@ actor MirrorPodManager {
     let client: KubeClient
     let nodeName: String
     let logger: Logger
-    /// Called with a static pod's UID when its mirror was (re)created, so its status is sent again.
-    let onCreated: @Sendable (String) -> Void
+    /// Called with a static pod's UID when it has a new current mirror (made, re-made, or found
+    /// after a restart), so that its status is sent there.
+    let onNewMirror: @Sendable (String) -> Void
     private var statics: [String: Pod] = [:]
     private var staticsKnown = false
     private var mirrors: [String: MirrorRecord] = [:]
     private var mirrorsKnown = false
     private var nodeUID: String?
     private var lastError: [String: String] = [:]
+    /// The mirror UID each static pod's status was last pointed at (by key).
+    private var announced: [String: String] = [:]
     private nonisolated let wakeups: AsyncStream<Void>
     private nonisolated let wake: AsyncStream<Void>.Continuation
 
-    init(client: KubeClient, nodeName: String, logger: Logger, onCreated: @escaping @Sendable (String) -> Void) {
+    init(client: KubeClient, nodeName: String, logger: Logger, onNewMirror: @escaping @Sendable (String) -> Void) {
         self.client = client
         self.nodeName = nodeName
         self.logger = logger
-        self.onCreated = onCreated
+        self.onNewMirror = onNewMirror
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -96,14 +99,31 @@ actor MirrorPodManager {
         guard mirrorsKnown else { return }
         let actions = MirrorPlan.actions(staticHashes: statics.mapValues(MirrorPod.hash(ofStatic:)), mirrors: mirrors,
                                          staticsKnown: staticsKnown)
+        var deletedThroughAPI = Set<String>()
+        var paused = false
         for action in actions {
             switch action {
-            case .delete(let key, let uid): await delete(key: key, uid: uid)
+            case .delete(let key, let uid):
+                if mirrors[key]?.deleting == true { deletedThroughAPI.insert(key) }
+                await delete(key: key, uid: uid)
             case .create(let key):
+                if deletedThroughAPI.contains(key), !paused {
+                    // `kubectl delete --wait` reads the name again after its DELETE: a mirror
+                    // made again within milliseconds looks like the old pod never left, and
+                    // kubectl waits forever. kubelet re-creates on its next sync; so do we.
+                    paused = true
+                    try? await Task.sleep(nanoseconds: 1_000_000_000)
+                }
                 guard let pod = statics[key], mirrors[key] == nil else { continue }
                 await create(key: key, pod: pod)
             }
         }
+        for (key, pod) in statics {
+            guard let uid = mirrorUID(forStatic: pod), announced[key] != uid, let staticUID = pod.metadata.uid else { continue }
+            announced[key] = uid
+            onNewMirror(staticUID)
+        }
+        for key in announced.keys where statics[key] == nil { announced[key] = nil }
     }
 
     private func create(key: String, pod: Pod) async {
@@ -122,7 +142,6 @@ actor MirrorPodManager {
             mirrors[key] = MirrorRecord(uid: uid, hash: MirrorPod.hash(ofStatic: pod), deleting: false)
             lastError[key] = nil
             logger.info("created mirror pod \(key) for static pod \(pod.metadata.uid ?? "")")
-            if let staticUID = pod.metadata.uid { onCreated(staticUID) }
         } catch let error as KubeAPIError where error.isAlreadyExists {
             // Made by an earlier run whose watch event has not arrived: adopt what is there.
             if let existing = try? await client.get("/api/v1/namespaces/\(ns)/pods/\(pod.metadata.name ?? "")").decoded(as: Pod.self),
