@@ -9,6 +9,8 @@ import X509
 /// and the certificate our CA signs for it (its csrsigning controller).
 enum NodeClientCSR {
     static let signerName = "kubernetes.io/kube-apiserver-client-kubelet"
+    /// The client certificate signers this server signs for once a request is approved.
+    static let signedHere: Set<String> = [signerName, "kubernetes.io/kube-apiserver-client"]
     static let allowedUsages: Set<String> = ["digital signature", "key encipherment", "client auth"]
     static let approvedReason = "AutoApproved"
 

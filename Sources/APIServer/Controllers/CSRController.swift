@@ -4,7 +4,8 @@ import Logging
 /// kube-controller-manager's csrapproving + csrsigning for the node client signer: a request
 /// for `CN=system:node:<name>, O=system:nodes` from a bootstrap token (or from that node) is
 /// approved, and every approved request for that signer gets a certificate from the cluster CA
-/// in `status.certificate`. Requests for other signers are left to an administrator.
+/// in `status.certificate`. Other requests wait for an administrator (`kubectl certificate
+/// approve`); approved ones for the `kube-apiserver-client` signer are signed as well.
 struct CSRController: Controller {
     let name = "csr-controller"
     let watches = [ResourceRegistry.csrs.storageKey]
@@ -24,7 +25,7 @@ struct CSRController: Controller {
     func reconcile(_ key: String) throws {
         let r = ResourceRegistry.csrs
         guard let csr = try registry.getIfPresent(r, namespace: "", name: key), csr["status"]?["certificate"] == nil,
-              csr["spec"]?["signerName"]?.string == NodeClientCSR.signerName,
+              NodeClientCSR.signedHere.contains(csr["spec"]?["signerName"]?.string ?? ""),
               !NodeClientCSR.condition(csr, "Denied"), !NodeClientCSR.condition(csr, "Failed")
         else { return }
         let now = registry.now
