@@ -46,6 +46,8 @@ struct CSRKubectlSlowTests {
             let cert = try Certificate(pemEncoded: pem)
             #expect(CertificateAuthority.identity(fromDER: try cert.serializeAsPEM().derBytes)?.user == "jane")
             #expect(csr["status"]?["conditions"]?.array?.first?["type"]?.string == "Approved")
+            let table = try await k("get", "csr", "--no-headers").stdout
+            #expect(table.contains("kubernetes.io/kube-apiserver-client") && table.contains("Approved,Issued") && table.contains("Pending"), "\(table)")
             #expect(try await k("certificate", "deny", "bob").ok)
             try await Task.sleep(nanoseconds: 500_000_000)
             let denied = try await k.json("get", "csr", "bob")
