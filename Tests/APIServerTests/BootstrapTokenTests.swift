@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Logging
 import Testing
 import X509
 
@@ -134,5 +135,21 @@ import X509
         }
         let other = try TempDir()
         #expect(try CertificateAuthority.loadOrCreate(in: other.path).publicKeyPin != pin)
+    }
+
+    @Test func expiredTokenSecretsAreCleanedUp() throws {
+        let f = try RegistryFixture()
+        let expired = try #require(BootstrapToken("aaaaaa.0123456789abcdef"))
+        let valid = try #require(BootstrapToken("bbbbbb.0123456789abcdef"))
+        let forever = try #require(BootstrapToken("cccccc.0123456789abcdef"))
+        for (token, expiration) in [(expired, Date().addingTimeInterval(-60)), (valid, Date().addingTimeInterval(3600)), (forever, nil)] {
+            _ = try f.registry.create(ResourceRegistry.secrets, namespace: "kube-system",
+                                      object: token.secretObject(expiration: expiration, description: "t"), context: RegistryFixture.admin)
+        }
+        let cleaner = TokenCleaner(registry: f.registry, logger: Logger(label: "test"))
+        for token in [expired, valid, forever] { try cleaner.reconcile(token.secretName) }
+        #expect(try f.registry.getIfPresent(ResourceRegistry.secrets, namespace: "kube-system", name: expired.secretName) == nil)
+        #expect(try f.registry.getIfPresent(ResourceRegistry.secrets, namespace: "kube-system", name: valid.secretName) != nil)
+        #expect(try f.registry.getIfPresent(ResourceRegistry.secrets, namespace: "kube-system", name: forever.secretName) != nil)
     }
 }

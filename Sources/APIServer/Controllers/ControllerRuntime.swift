@@ -190,6 +190,7 @@ struct ControllerManager: Sendable {
             EndpointSliceController(registry: registry, logger: logger),
             NamespaceController(registry: registry, logger: logger),
             NodeLifecycleController(registry: registry, settings: settings, events: events, logger: logger),
+            TokenCleaner(registry: registry, logger: logger),
         ] + (ca.map { [CSRController(registry: registry, ca: $0, logger: logger) as any Controller] } ?? [])
         try await withThrowingDiscardingTaskGroup { group in
             for c in controllers {
