@@ -198,6 +198,8 @@ let package = Package(
                                                      .product(name: "NIOPosix", package: "swift-nio")]),
         // Boots a pure cgroup v2 Debian VM (Tests/vm) and checks limits, the agent and systemd there.
         .testTarget(name: "VMSlowTests"),
-        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "KubeClient", "KubeAPI"]),
+        .testTarget(name: "APIServerTests", dependencies: ["APIServer", "KubeClient", "KubeAPI",
+                                                          .product(name: "X509", package: "swift-certificates"),
+                                                          .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )
