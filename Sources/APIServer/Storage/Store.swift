@@ -34,7 +34,7 @@ public final class Store: Sendable {
         try conn.exec("PRAGMA journal_mode=WAL")
         try conn.exec("PRAGMA synchronous=NORMAL")
         try conn.exec("PRAGMA busy_timeout=5000")
-        try conn.exec("PRAGMA cache_size=-1000")
+        try conn.exec("PRAGMA cache_size=-512")
         try conn.exec("PRAGMA wal_autocheckpoint=0")
         try conn.exec(
             """
