@@ -18,7 +18,7 @@ import kubernetes.client.models as models
 ROOTS = [
     "V1Pod", "V1Service", "V1Deployment", "V1ReplicaSet", "V1Node", "V1Namespace", "V1ConfigMap",
     "V1Secret", "CoreV1Event", "V1ServiceAccount", "V1Endpoints", "V1Lease", "V1EndpointSlice",
-    "V1Scale", "V1Binding", "V1Status", "V1Eviction", "V1DeleteOptions",
+    "V1Scale", "V1Binding", "V1Status", "V1Eviction", "V1DeleteOptions", "V1CertificateSigningRequest",
 ]
 
 META = {"V1ObjectMeta", "V1OwnerReference", "V1ManagedFieldsEntry", "V1LabelSelector",
@@ -29,6 +29,8 @@ DISCOVERY = {"V1EndpointSlice", "V1Endpoint", "V1EndpointConditions", "V1Endpoin
              "V1ForZone", "V1ForNode", "DiscoveryV1EndpointPort"}
 AUTOSCALING = {"V1Scale", "V1ScaleSpec", "V1ScaleStatus"}
 POLICY = {"V1Eviction"}
+CERTIFICATES = {"V1CertificateSigningRequest", "V1CertificateSigningRequestSpec", "V1CertificateSigningRequestStatus",
+                "V1CertificateSigningRequestCondition"}
 
 INT_OR_STRING = {("V1HTTPGetAction", "port"), ("V1TCPSocketAction", "port"), ("V1ServicePort", "target_port"),
                  ("V1RollingUpdateDeployment", "max_surge"), ("V1RollingUpdateDeployment", "max_unavailable")}
@@ -53,6 +55,8 @@ def definition(cls):
         return "autoscaling." + go
     if cls in POLICY:
         return "policy." + go
+    if cls in CERTIFICATES:
+        return "certificates." + go
     if re.match(r"V1(Deployment|ReplicaSet|RollingUpdateDeployment)", cls):
         return "apps." + go
     return "core." + go

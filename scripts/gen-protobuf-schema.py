@@ -21,6 +21,7 @@ FILES = {
     "k8s.io/api/discovery/v1/generated.proto": "discovery",
     "k8s.io/api/autoscaling/v1/generated.proto": "autoscaling",
     "k8s.io/api/policy/v1/generated.proto": "policy",
+    "k8s.io/api/certificates/v1/generated.proto": "certificates",
     "k8s.io/apimachinery/pkg/apis/meta/v1/generated.proto": "meta",
     "k8s.io/apimachinery/pkg/api/resource/generated.proto": "resource",
     "k8s.io/apimachinery/pkg/util/intstr/generated.proto": "intstr",
@@ -29,6 +30,7 @@ FILES = {
 PACKAGES = {
     "k8s.io.api.core.v1": "core", "k8s.io.api.apps.v1": "apps", "k8s.io.api.coordination.v1": "coordination",
     "k8s.io.api.discovery.v1": "discovery", "k8s.io.api.autoscaling.v1": "autoscaling", "k8s.io.api.policy.v1": "policy",
+    "k8s.io.api.certificates.v1": "certificates",
     "k8s.io.apimachinery.pkg.apis.meta.v1": "meta", "k8s.io.apimachinery.pkg.api.resource": "resource",
     "k8s.io.apimachinery.pkg.util.intstr": "intstr", "k8s.io.apimachinery.pkg.runtime": "runtime",
 }

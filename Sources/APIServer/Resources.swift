@@ -61,6 +61,9 @@ public struct ResourceRegistry: Sendable {
                      namespaced: true, shortNames: [], categories: [], subresources: [:]),
         ResourceType(group: "discovery.k8s.io", version: "v1", plural: "endpointslices", singular: "endpointslice",
                      kind: "EndpointSlice", namespaced: true, shortNames: [], categories: [], subresources: [:]),
+        ResourceType(group: "certificates.k8s.io", version: "v1", plural: "certificatesigningrequests", singular: "certificatesigningrequest",
+                     kind: "CertificateSigningRequest", namespaced: false, shortNames: ["csr"], categories: [],
+                     subresources: ["status": ["get", "patch", "update"], "approval": ["get", "patch", "update"]]),
     ])
 
     public var groups: [String] {
@@ -96,4 +99,5 @@ public struct ResourceRegistry: Sendable {
     public static let replicasets = standard.byStorageKey("replicasets.apps")!
     public static let leases = standard.byStorageKey("leases.coordination.k8s.io")!
     public static let endpointslices = standard.byStorageKey("endpointslices.discovery.k8s.io")!
+    public static let csrs = standard.byStorageKey("certificatesigningrequests.certificates.k8s.io")!
 }

@@ -26,6 +26,8 @@ public final class Kubelet: Sendable {
     let api: KubeletAPIConfig?
     let services = ServiceDirectory()
     let statusManager: StatusManager?
+    /// API mode: the mirror pods of static pods.
+    let mirrorPods: MirrorPodManager?
     /// Set once the first scan of every source has been applied (then orphans are known).
     let sourcesReady = LockedDictionary<String, Bool>()
     let shuttingDown = LockedDictionary<String, Bool>()
@@ -53,9 +55,19 @@ public final class Kubelet: Sendable {
             syncer.envSource = env
             let services = self.services
             syncer.serviceEnv = { namespace in services.environment(namespace: namespace) }
-            statusManager = StatusManager(client: api.client, logger: logger)
+            let statuses = self.statuses
+            let holder = StatusManagerHolder()
+            let mirrors = MirrorPodManager(client: api.client, nodeName: config.nodeName, logger: logger) { staticUID in
+                // A new (or newly found) mirror: the static pod's current status goes to it.
+                if let pod = statuses.pod(uid: staticUID) { holder.manager?.enqueue(pod) }
+            }
+            let statusManager = StatusManager(client: api.client, logger: logger, mirrors: mirrors)
+            holder.manager = statusManager
+            self.statusManager = statusManager
+            mirrorPods = mirrors
         } else {
             statusManager = nil
+            mirrorPods = nil
         }
         self.syncer = syncer
     }
@@ -94,6 +106,7 @@ public final class Kubelet: Sendable {
             if !config.podManifestPath.isEmpty {
                 group.addTask { await self.runStaticSource() }
             } else {
+                await mirrorPods?.setStaticPods([])
                 sourcesReady.set("file", true)
             }
             group.addTask {
@@ -124,6 +137,7 @@ public final class Kubelet: Sendable {
         await withTaskCancellationHandler {
             for await pods in changes where shuttingDown.get("node") != true {
                 await workers.reconcile(pods, source: "file")
+                await mirrorPods?.setStaticPods(pods)
                 sourcesReady.set("file", true)
             }
         } onCancel: {
@@ -170,9 +184,12 @@ public final class Kubelet: Sendable {
                                           kubeletPort: api.port, maxPods: api.maxPods, reserved: api.reserved, logger: logger,
                                           networkReadiness: api.networkReadiness, leaseDurationSeconds: api.nodeLeaseDurationSeconds)
         group.addTask { await reporter.run() }
-        let source = APIPodSource(client: api.client, nodeName: config.nodeName, workers: workers, logger: logger)
-        let ready = sourcesReady
-        group.addTask { await source.run { ready.set("api", true) } }
+        if let mirrorPods {
+            let source = APIPodSource(client: api.client, nodeName: config.nodeName, workers: workers, mirrors: mirrorPods, logger: logger)
+            let ready = sourcesReady
+            group.addTask { await source.run { ready.set("api", true) } }
+            group.addTask { await mirrorPods.run() }
+        }
         if let statusManager {
             statuses.observe { pod in statusManager.enqueue(pod) }
             group.addTask { await statusManager.run() }
@@ -205,6 +222,19 @@ public final class Kubelet: Sendable {
         }
     }
 
+    /// One sync in a child task of its own. A task keeps the memory its deepest await chain
+    /// needed until it ends, and sync's chain (volumes, runtime, CNI, probes) is deep: run in
+    /// the long-lived pod worker it kept ~45 KiB per pod for the pod's lifetime. A child task
+    /// gives it back after every sync, for a few microseconds of task creation.
+    private static func syncInChildTask(_ syncer: PodSyncer, pod: Pod, state: PodWorkerState) async -> (Double, PodWorkerState) {
+        async let synced: (Double, PodWorkerState) = {
+            var state = state
+            let next = await syncer.sync(pod, state: &state)
+            return (next, state)
+        }()
+        return await synced
+    }
+
     func runWorker(_ uid: String) async {
         var state = PodWorkerState()
         while let entry = await workers.current(uid) {
@@ -223,10 +253,21 @@ public final class Kubelet: Sendable {
                 await workers.finished(uid)
                 return
             }
-            let next = await syncer.sync(entry.pod, state: &state)
+            let next: Double
+            (next, state) = await Self.syncInChildTask(syncer, pod: entry.pod, state: state)
             statuses.set(entry.pod, status: state.status)
             if Task.isCancelled { return }
             await entry.wake.wait(seconds: next)
         }
+    }
+}
+
+/// Lets the mirror pod manager's callback reach the status manager made after it.
+private final class StatusManagerHolder: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: StatusManager?
+    var manager: StatusManager? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }

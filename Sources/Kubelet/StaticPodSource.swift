@@ -75,7 +75,7 @@ final class StaticPodSource: Sendable {
         try PodDefaults.validate(pod, path: path)
         PodDefaults.apply(&pod)
         if suffixNames, let name = pod.metadata.name { pod.metadata.name = name + "-" + nodeName }
-        pod.metadata.uid = StableHash.hex(Array(data) + Array("host:\(nodeName)file:\(path)".utf8))
+        pod.metadata.uid = Self.hash(document: docs[0], nodeName: nodeName, path: path)
         var annotations = pod.metadata.annotations ?? [:]
         annotations["kubernetes.io/config.source"] = "file"
         annotations["kubernetes.io/config.hash"] = pod.metadata.uid
@@ -83,6 +83,18 @@ final class StaticPodSource: Sendable {
         pod.metadata.annotations = annotations
         pod.spec.nodeName = nodeName
         return pod
+    }
+
+    /// The static pod's hash, which is also its UID and the `kubernetes.io/config.hash` (and its
+    /// mirror pod's `kubernetes.io/config.mirror`): over the manifest's content in a canonical
+    /// form (sorted keys, no formatting or comments), the node and the file, as kubelet hashes
+    /// the decoded object with `host:` and `file:`. Reformatting a manifest changes nothing;
+    /// changing a value replaces the pod.
+    static func hash(document: JSONValue, nodeName: String, path: String) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let canonical = (try? encoder.encode(document)).map { Array($0) } ?? []
+        return StableHash.hex(canonical + Array("host:\(nodeName)file:\(path)".utf8))
     }
 
     /// Blocks a dedicated thread: calls `onChange` with the full set after every change.

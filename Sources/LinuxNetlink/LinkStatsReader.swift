@@ -40,7 +40,6 @@ public final class LinkStatsReader {
     private let fd: Int32
     private let portID: UInt32
     private var sequence: UInt32 = 0
-    private var buffer: [UInt8]
 
     /// Wire constants (uapi linux/netlink.h, linux/rtnetlink.h, linux/if_link.h).
     private enum Wire {
@@ -111,8 +110,12 @@ public final class LinkStatsReader {
             _ = Glibc.close(fd)
             throw error
         }
-        buffer = [UInt8](repeating: 0, count: 64 * 1024)
     }
+
+    /// Receive buffer size: the kernel fills up to 32 KiB per dump part; twice that leaves room.
+    /// Allocated per read rather than kept, because the stats collector keeps one reader per
+    /// pod and 64 KiB each was the largest share of the agent's heap with 100 pods.
+    private static let receiveBufferSize = 64 * 1024
 
     deinit {
         _ = Glibc.close(fd)
@@ -122,16 +125,13 @@ public final class LinkStatsReader {
     public func links() throws -> [InterfaceCounters] {
         sequence &+= 1
         try sendDumpRequest()
-        var result: [InterfaceCounters] = []
-        while true {
-            let received = try buffer.withUnsafeMutableBytes { raw in
-                try syscallSize("recv(netlink RTM_GETLINK)") { Glibc.recv(fd, raw.baseAddress, raw.count, 0) }
+        return try withUnsafeTemporaryAllocation(byteCount: Self.receiveBufferSize, alignment: 8) { buffer in
+            var result: [InterfaceCounters] = []
+            while true {
+                let received = try syscallSize("recv(netlink RTM_GETLINK)") { Glibc.recv(fd, buffer.baseAddress, buffer.count, 0) }
+                if received == 0 { return result }
+                if try parse(UnsafeRawBufferPointer(rebasing: buffer[0..<received]), into: &result) { return result }
             }
-            if received == 0 { return result }
-            let finished = try buffer.withUnsafeBytes { raw in
-                try parse(UnsafeRawBufferPointer(rebasing: raw[0..<received]), into: &result)
-            }
-            if finished { return result }
         }
     }
 

@@ -9,7 +9,7 @@ struct APIServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apiserver",
         abstract: "Run the bundled Kubernetes API server (REST + watch, SQLite storage, scheduler and controllers).",
-        subcommands: [Serve.self, IssueNodeKubeconfig.self],
+        subcommands: [Serve.self, IssueNodeKubeconfig.self, CreateJoinToken.self],
         defaultSubcommand: Serve.self)
 
     struct Serve: AsyncParsableCommand {

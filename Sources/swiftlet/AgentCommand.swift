@@ -67,7 +67,8 @@ struct AgentCommand: AsyncParsableCommand {
             throw ValidationError("give --kubeconfig FILE (API mode) or --standalone (static pods only)")
         }
         let kubeletConfig = KubeletConfig(nodeName: node.resolvedNodeName, rootDir: node.rootDir, podManifestPath: podManifestPath,
-                                          podLogDir: node.podLogDir, readOnlyPort: readOnlyPort, podPidsLimit: node.podMaxPids)
+                                          podLogDir: node.podLogDir, readOnlyPort: readOnlyPort, podPidsLimit: node.podMaxPids,
+                                          suffixStaticPodNames: !standalone)
         var agent = NodeAgent(node: node, kubeletConfig: kubeletConfig, logger: logger)
         agent.shutdownGrace = .seconds(try HostFacts.duration(shutdownGracePeriod))
         agent.shutdownGraceCritical = .seconds(try HostFacts.duration(shutdownGracePeriodCriticalPods))

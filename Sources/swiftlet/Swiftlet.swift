@@ -7,5 +7,5 @@ struct Swiftlet: AsyncParsableCommand {
         commandName: "swiftlet",
         abstract: "A Kubernetes node agent on raw Linux primitives.",
         subcommands: [AgentCommand.self, CRICommand.self, ImageCommand.self, PodsCommand.self, LogsCommand.self, ExecCommand.self, ProxyCommand.self,
-                      UpCommand.self, APIServerCommand.self])
+                      UpCommand.self, APIServerCommand.self, JoinCommand.self])
 }

@@ -190,7 +190,7 @@ struct RESTSlowTests {
             let (_, agg) = try await api.call("GET", "/apis", accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json")
             let doc = try JSON.parse(agg)
             #expect(doc["kind"]?.string == "APIGroupDiscoveryList")
-            #expect(doc["items"]?.array?.map { $0["metadata"]?["name"]?.string ?? "" } == ["apps", "coordination.k8s.io", "discovery.k8s.io"])
+            #expect(doc["items"]?.array?.map { $0["metadata"]?["name"]?.string ?? "" } == ["apps", "coordination.k8s.io", "discovery.k8s.io", "certificates.k8s.io"])
             let core = try await api.json("GET", "/api/v1")
             let pods = core["resources"]?.array?.first { $0["name"]?.string == "pods" }
             #expect(pods?["shortNames"]?.array == ["po"])

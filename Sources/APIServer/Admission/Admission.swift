@@ -9,7 +9,9 @@ enum Admission {
         case "deployments.apps": Defaults.deployment(&obj)
         case "replicasets.apps": Defaults.replicaSet(&obj)
         case "endpointslices.discovery.k8s.io": Defaults.endpointSlice(&obj)
-        case "secrets": Defaults.setIfAbsent(&obj, "type", "Opaque")
+        case "secrets":
+            Defaults.setIfAbsent(&obj, "type", "Opaque")
+            Defaults.secretStringData(&obj)
         case "events":
             if obj["type"] == nil { obj["type"] = "Normal" }
         default: break

@@ -1,3 +1,4 @@
+import Foundation
 import KubeAPI
 
 /// Upstream's defaulting (the values `kubectl get -o yaml` shows that nobody wrote).
@@ -73,14 +74,26 @@ enum Defaults {
         if case .object = v["hostPath"], v["hostPath"]?["type"] == nil { v.set(["hostPath", "type"], "") }
     }
 
+    /// `stringData` is write-only: merged into `data` (base64), as upstream's secret strategy does.
+    static func secretStringData(_ secret: inout JSON) {
+        guard case .object(let plain)? = secret["stringData"] else { return }
+        var data = secret["data"]?.object ?? JSONObject()
+        for (k, v) in plain { if let text = v.string { data[k] = .string(Data(text.utf8).base64EncodedString()) } }
+        secret["data"] = .object(data)
+        secret["stringData"] = nil
+    }
+
     /// Pod-only defaults on top of the spec defaults: service account, the default
     /// not-ready/unreachable tolerations (DefaultTolerationSeconds), priority, initial status.
     static func pod(_ pod: inout JSON) {
         var spec = pod["spec"] ?? .object(JSONObject())
         podSpec(&spec)
-        let sa = spec["serviceAccountName"]?.string ?? spec["serviceAccount"]?.string ?? "default"
-        spec["serviceAccountName"] = .string(sa)
-        spec["serviceAccount"] = .string(sa)
+        // The ServiceAccount admission plugin leaves mirror pods alone: they may not use one.
+        if !MirrorPods.isMirror(pod) {
+            let sa = spec["serviceAccountName"]?.string ?? spec["serviceAccount"]?.string ?? "default"
+            spec["serviceAccountName"] = .string(sa)
+            spec["serviceAccount"] = .string(sa)
+        }
         setIfAbsent(&spec, "enableServiceLinks", true)
         setIfAbsent(&spec, "priority", 0)
         setIfAbsent(&spec, "preemptionPolicy", "PreemptLowerPriority")

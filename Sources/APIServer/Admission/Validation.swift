@@ -111,6 +111,7 @@ enum Validation {
         case "services": out += service(obj)
         case "deployments.apps", "replicasets.apps": out += workload(obj)
         case "configmaps", "secrets": out += dataKeys(obj)
+        case "certificatesigningrequests.certificates.k8s.io": out += certificateRequest(obj)
         case "nodes":
             for (i, t) in (obj["spec"]?["taints"]?.array ?? []).enumerated() {
                 let effect = t["effect"]?.string ?? ""
@@ -267,6 +268,11 @@ enum Validation {
     /// Pods are immutable but for images, activeDeadlineSeconds, added tolerations and the
     /// grace period, as upstream allows.
     static func podUpdate(new: JSON, old: JSON) -> [FieldCause] {
+        let key = MirrorPods.annotation
+        if new.annotations[key] != old.annotations[key] {
+            let path = "metadata.annotations[\(key)]"
+            return [.forbidden(path, old.annotations[key] == nil ? "may not add mirror pod annotation" : "may not remove or update mirror pod annotation")]
+        }
         guard var a = new["spec"], var b = old["spec"] else { return [] }
         if b["nodeName"] != nil, a["nodeName"] != b["nodeName"] {
             return [.invalid("spec.nodeName", a["nodeName"] ?? .null, "field is immutable")]
@@ -285,5 +291,22 @@ enum Validation {
             return [.forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)")]
         }
         return []
+    }
+
+    /// A CertificateSigningRequest names its signer and usages and carries a PEM request.
+    static func certificateRequest(_ obj: JSON) -> [FieldCause] {
+        var out: [FieldCause] = []
+        let signer = obj["spec"]?["signerName"]?.string ?? ""
+        if signer.isEmpty { out.append(.required("spec.signerName", "")) }
+        else if !signer.contains("/") { out.append(.invalid("spec.signerName", .string(signer), "must be a fully qualified domain and path of the form 'example.com/signer-name'")) }
+        if (obj["spec"]?["usages"]?.array ?? []).isEmpty { out.append(.required("spec.usages", "")) }
+        if let seconds = obj["spec"]?["expirationSeconds"]?.int, seconds < 600 {
+            out.append(.invalid("spec.expirationSeconds", .int(seconds), "may not specify a duration less than 600 seconds (10 minutes)"))
+        }
+        if obj["spec"]?["request"]?.string == nil { out.append(.required("spec.request", "")) }
+        else {
+            do { _ = try NodeClientCSR.parseRequest(obj) } catch { out.append(.invalid("spec.request", .string("<request>"), "PEM block type must be CERTIFICATE REQUEST")) }
+        }
+        return out
     }
 }

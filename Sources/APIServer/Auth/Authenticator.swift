@@ -21,12 +21,17 @@ public struct UserInfo: Sendable, Equatable {
         return n.isEmpty ? nil : n
     }
 
+    /// Requests with no credentials at all, where one is allowed (reading `cluster-info`).
+    public static let anonymous = UserInfo(name: "system:anonymous", groups: ["system:unauthenticated"])
+
     /// The identity the in-process controllers act as.
     public static let controllers = UserInfo(name: "system:kube-controller-manager", groups: ["system:masters", "system:authenticated"])
 }
 
-/// Bearer tokens (a kube-apiserver `--token-auth-file` plus the admin token) and client
-/// certificates signed by our CA (CN = user, O = groups). Anything else is 401: no anonymous access.
+/// Bearer tokens (a kube-apiserver `--token-auth-file` plus the admin token), bootstrap tokens
+/// (`<id>.<secret>`, checked against their Secret on every request, so deleting or expiring
+/// one takes effect at once) and client certificates signed by our CA (CN = user, O =
+/// groups). Anything else is 401: the one anonymous read (`cluster-info`) is decided by the handler.
 public struct Authenticator: Sendable {
     public struct TokenEntry: Sendable, Equatable {
         public var token: String
@@ -34,11 +39,17 @@ public struct Authenticator: Sendable {
     }
 
     let tokens: [String: UserInfo]
+    /// Reads a Secret of kube-system by name (bootstrap tokens); nil: none are accepted.
+    let bootstrapSecret: (@Sendable (String) -> JSON?)?
+    let clock: @Sendable () -> Date
 
-    public init(tokens: [TokenEntry]) {
+    public init(tokens: [TokenEntry], bootstrapSecret: (@Sendable (String) -> JSON?)? = nil,
+                clock: @escaping @Sendable () -> Date = { Date() }) {
         var m: [String: UserInfo] = [:]
         for t in tokens { m[t.token] = t.user }
         self.tokens = m
+        self.bootstrapSecret = bootstrapSecret
+        self.clock = clock
     }
 
     public func authenticate(authorization: String?, clientCertificateDER: [UInt8]?) -> UserInfo? {
@@ -46,7 +57,7 @@ public struct Authenticator: Sendable {
             let parts = authorization.split(separator: " ", maxSplits: 1)
             if parts.count == 2, parts[0].lowercased() == "bearer" {
                 let token = parts[1].trimmingCharacters(in: .whitespaces)
-                if var u = tokens[token] {
+                if var u = tokens[token] ?? bootstrapUser(token) {
                     if !u.groups.contains("system:authenticated") { u.groups.append("system:authenticated") }
                     return u
                 }
@@ -57,6 +68,11 @@ public struct Authenticator: Sendable {
             return UserInfo(name: id.user, groups: id.groups + ["system:authenticated"])
         }
         return nil
+    }
+
+    func bootstrapUser(_ text: String) -> UserInfo? {
+        guard let token = BootstrapToken(text), let lookup = bootstrapSecret, let secret = lookup(token.secretName) else { return nil }
+        return token.user(secretObject: secret, now: clock())
     }
 
     /// Parses a token file: `token,user,uid,"group1,group2"` per line, as kube-apiserver reads it.

@@ -23,6 +23,18 @@ public struct Authorizer: Sendable {
     public func authorize(_ a: RequestAttributes) throws(APIError) {
         if a.user.isAdmin { return }
         guard let resource = a.resource else { return }  // non-resource paths: discovery, version, health
+        if a.user.groups.contains("system:unauthenticated") {
+            // kubeadm's cluster-info Role: the one object anonymous clients may read.
+            if a.verb == "get", resource.storageKey == "configmaps", a.subresource.isEmpty,
+               a.namespace == ClusterInfo.namespace, a.name == ClusterInfo.name { return }
+            throw deny(a, reason: nil)
+        }
+        if a.user.groups.contains(BootstrapToken.group) {
+            // system:node-bootstrapper (+ kubeadm's nodeclient auto-approval): ask for a certificate, read it back.
+            if resource.storageKey == "certificatesigningrequests.certificates.k8s.io", a.subresource.isEmpty,
+               ["create", "get", "list", "watch"].contains(a.verb) { return }
+            throw deny(a, reason: nil)
+        }
         if let node = a.user.nodeName {
             if let why = nodeDecision(node, a, resource) {
                 throw deny(a, reason: why)
@@ -58,6 +70,9 @@ public struct Authorizer: Sendable {
             if a.verb == "create" { return nil }
         case ("events", ""):
             if ["create", "update", "patch"].contains(a.verb) { return nil }
+        case ("certificatesigningrequests.certificates.k8s.io", ""):
+            // Client certificate renewal, as system:node's rules allow.
+            if read || a.verb == "create" { return nil }
         case ("services", ""), ("endpoints", ""), ("endpointslices.discovery.k8s.io", ""):
             if read { return nil }
         case ("leases.coordination.k8s.io", ""):

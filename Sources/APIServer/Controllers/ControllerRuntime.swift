@@ -177,6 +177,8 @@ struct ControllerManager: Sendable {
     let registry: Registry
     let settings: ControllerSettings
     let logger: Logger
+    /// Signs approved node client certificate requests (nil: CSRs stay pending).
+    var ca: CertificateAuthority? = nil
 
     func run() async throws {
         let events = EventRecorder(registry: registry)
@@ -188,7 +190,8 @@ struct ControllerManager: Sendable {
             EndpointSliceController(registry: registry, logger: logger),
             NamespaceController(registry: registry, logger: logger),
             NodeLifecycleController(registry: registry, settings: settings, events: events, logger: logger),
-        ]
+            TokenCleaner(registry: registry, logger: logger),
+        ] + (ca.map { [CSRController(registry: registry, ca: $0, logger: logger) as any Controller] } ?? [])
         try await withThrowingDiscardingTaskGroup { group in
             for c in controllers {
                 let runner = ControllerRunner(controller: c, store: registry.store, resync: settings.resyncPeriod, logger: logger)

@@ -144,6 +144,7 @@ struct OpenAPIDocuments: Sendable {
         "apps.ReplicaSet": "ReplicaSet keeps a given number of pods matching its selector running.",
         "coordination.Lease": "Lease is a lightweight lock and heartbeat record (node heartbeats live in kube-node-lease).",
         "discovery.EndpointSlice": "EndpointSlice lists a subset of the endpoints of a Service with their readiness.",
+        "certificates.CertificateSigningRequest": "CertificateSigningRequest asks a signer for a certificate; once approved, the certificate appears in its status.",
         "meta.ObjectMeta": "Metadata every persisted object has: name, namespace, labels, annotations and server-set fields.",
     ]
 

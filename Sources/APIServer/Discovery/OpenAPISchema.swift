@@ -89,6 +89,7 @@ public struct OpenAPISchema: Sendable {
         case "": prefix = "core"
         case "coordination.k8s.io": prefix = "coordination"
         case "discovery.k8s.io": prefix = "discovery"
+        case "certificates.k8s.io": prefix = "certificates"
         default: prefix = group
         }
         let n = "\(prefix).\(kind)"

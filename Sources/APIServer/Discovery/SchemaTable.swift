@@ -19,6 +19,10 @@ enum SchemaTable {
         autoscaling.Scale apiVersion:string kind:string metadata:meta.ObjectMeta spec:autoscaling.ScaleSpec status:autoscaling.ScaleStatus
         autoscaling.ScaleSpec replicas:integer
         autoscaling.ScaleStatus replicas:integer! selector:string
+        certificates.CertificateSigningRequest apiVersion:string kind:string metadata:meta.ObjectMeta spec:certificates.CertificateSigningRequestSpec status:certificates.CertificateSigningRequestStatus
+        certificates.CertificateSigningRequestCondition lastTransitionTime:time lastUpdateTime:time message:string reason:string status:string! type:string!
+        certificates.CertificateSigningRequestSpec expirationSeconds:integer extra:{[string]} groups:[string] request:bytes! signerName:string! uid:string usages:[string] username:string
+        certificates.CertificateSigningRequestStatus certificate:bytes conditions:[certificates.CertificateSigningRequestCondition]
         coordination.Lease apiVersion:string kind:string metadata:meta.ObjectMeta spec:coordination.LeaseSpec
         coordination.LeaseSpec acquireTime:time holderIdentity:string leaseDurationSeconds:integer leaseTransitions:integer preferredHolder:string renewTime:time strategy:string
         core.AWSElasticBlockStoreVolumeSource fsType:string partition:integer readOnly:boolean volumeID:string!

@@ -33,8 +33,9 @@ final class APIHandler: Sendable {
     }
 
     func handle(_ req: HTTPRequest) async -> HTTPResponse {
-        guard let user = authenticator.authenticate(authorization: req.headers.first(name: "Authorization"),
-                                                    clientCertificateDER: req.clientCertificateDER)
+        let authorization = req.headers.first(name: "Authorization")
+        guard let user = authenticator.authenticate(authorization: authorization, clientCertificateDER: req.clientCertificateDER)
+            ?? (authorization == nil && req.clientCertificateDER == nil && ClusterInfo.isAnonymousRead(req) ? UserInfo.anonymous : nil)
         else {
             return .error(.unauthorized)
         }
@@ -97,11 +98,11 @@ final class APIHandler: Sendable {
             case "deletecollection": return try deleteCollection(r, ns, req, ctx)
             default: throw APIError.methodNotAllowed()
             }
-        case "status":
+        case "status", "approval":
             switch info.verb {
             case "get": return try get(r, ns, info.name, req)
-            case "update": return try update(r, ns, info.name, "status", req, ctx)
-            case "patch": return try patch(r, ns, info.name, "status", req, ctx)
+            case "update": return try update(r, ns, info.name, info.subresource, req, ctx)
+            case "patch": return try patch(r, ns, info.name, info.subresource, req, ctx)
             default: throw APIError.methodNotAllowed()
             }
         case "scale": return try scale(r, ns, info, req, ctx)

@@ -85,6 +85,9 @@ enum Tables {
         case "endpointslices.discovery.k8s.io":
             return [nameColumn, Column("AddressType", "Type of the addresses."), Column("Ports", "Ports of the slice."),
                     Column("Endpoints", "Addresses of the slice."), ageColumn]
+        case "certificatesigningrequests.certificates.k8s.io":
+            return [nameColumn, ageColumn, Column("SignerName", "Who is asked to sign."), Column("Requestor", "Who asked."),
+                    Column("RequestedDuration", "The validity asked for."), Column("Condition", "Approved, Denied, Failed, Issued or Pending.")]
         default:
             return [nameColumn, Column("Created At", "date", "The time the object was created.")]
         }
@@ -131,6 +134,12 @@ enum Tables {
             let addrs = (o["endpoints"]?.array ?? []).flatMap { $0["addresses"]?.array?.compactMap(\.string) ?? [] }
             return [.string(o.name), .string(o["addressType"]?.string ?? ""), .string(ports.isEmpty ? "<unset>" : ports.joined(separator: ",")),
                     .string(addrs.isEmpty ? "<unset>" : truncatedList(addrs)), age]
+        case "certificatesigningrequests.certificates.k8s.io":
+            var conditions = (o["status"]?["conditions"]?.array ?? []).compactMap { $0["type"]?.string }
+            if o["status"]?["certificate"] != nil { conditions.append("Issued") }
+            let duration = spec["expirationSeconds"]?.int.map { "\($0 / 60)m" } ?? "<none>"
+            return [.string(o.name), age, .string(spec["signerName"]?.string ?? ""), .string(spec["username"]?.string ?? ""),
+                    .string(duration), .string(conditions.isEmpty ? "Pending" : conditions.joined(separator: ","))]
         default:
             return [.string(o.name), .string(o["metadata"]?["creationTimestamp"]?.string ?? "")]
         }

@@ -67,6 +67,7 @@ public struct KubeProtobuf: Sendable {
         case "": prefix = "core"
         case "coordination.k8s.io": prefix = "coordination"
         case "discovery.k8s.io": prefix = "discovery"
+        case "certificates.k8s.io": prefix = "certificates"
         case "meta.k8s.io": prefix = "meta"
         default: prefix = group
         }

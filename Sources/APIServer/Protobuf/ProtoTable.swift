@@ -56,6 +56,12 @@ enum ProtoTable {
         autoscaling.Scale 1=metadata:meta.ObjectMeta 2=spec:autoscaling.ScaleSpec 3=status:autoscaling.ScaleStatus
         autoscaling.ScaleSpec 1=replicas:int32
         autoscaling.ScaleStatus 1=replicas:int32 2=selector:string
+        certificates.CertificateSigningRequest 1=metadata:meta.ObjectMeta 2=spec:certificates.CertificateSigningRequestSpec 3=status:certificates.CertificateSigningRequestStatus
+        certificates.CertificateSigningRequestCondition 1=type:string 2=reason:string 3=message:string 4=lastUpdateTime:meta.Time 5=lastTransitionTime:meta.Time 6=status:string
+        certificates.CertificateSigningRequestList 1=metadata:meta.ListMeta 2=items:[certificates.CertificateSigningRequest]
+        certificates.CertificateSigningRequestSpec 1=request:bytes 2=username:string 3=uid:string 4=groups:[string] 5=usages:[string] 6=extra:{string,certificates.ExtraValue} 7=signerName:string 8=expirationSeconds:int32
+        certificates.CertificateSigningRequestStatus 1=conditions:[certificates.CertificateSigningRequestCondition] 2=certificate:bytes
+        certificates.ExtraValue 1=items:[string]
         coordination.Lease 1=metadata:meta.ObjectMeta 2=spec:coordination.LeaseSpec
         coordination.LeaseList 1=metadata:meta.ListMeta 2=items:[coordination.Lease]
         coordination.LeaseSpec 1=holderIdentity:string 2=leaseDurationSeconds:int32 3=acquireTime:meta.MicroTime 4=renewTime:meta.MicroTime 5=leaseTransitions:int32 6=strategy:string 7=preferredHolder:string

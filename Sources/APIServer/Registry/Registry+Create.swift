@@ -41,10 +41,12 @@ extension Registry {
             obj.setMeta(k, nil)
         }
         Strategy.prepareForCreate(r, &obj)
+        if r.storageKey == ResourceRegistry.csrs.storageKey { NodeClientCSR.prepareForCreate(&obj, user: context.user) }
         Admission.applyDefaults(r, &obj)
         let causes = Validation.validate(r, obj)
         if !causes.isEmpty { throw APIError.invalid(r, obj.name, causes) }
-        try NodeRestriction.admit(user: context.user, verb: "create", resource: r, subresource: "", new: obj, old: nil)
+        try NodeRestriction.admit(user: context.user, verb: "create", resource: r, subresource: "", new: obj, old: nil,
+                                  nodeUID: { [store] name in (try? store.get(ObjectKey("nodes", "", name)))?.uid })
 
         var allocations = Admission.Allocations()
         if r.storageKey == "services" {

@@ -44,6 +44,14 @@ enum Strategy {
     /// Applies the rules of an update: `status` writes change only status, main-resource
     /// writes keep the stored status; system metadata is never taken from the client.
     static func prepareForUpdate(_ r: ResourceType, subresource: String, new: inout JSON, old: JSON) {
+        if subresource == "approval" {
+            // Only the Approved/Denied conditions change here (kubectl certificate approve).
+            var merged = old
+            merged.set(["status", "conditions"], new["status"]?["conditions"])
+            if let rv = new["metadata"]?["resourceVersion"] { merged.setMeta("resourceVersion", rv) }
+            new = merged
+            return
+        }
         if subresource == "status" {
             var merged = old
             merged["status"] = new["status"] ?? .object(JSONObject())
@@ -58,6 +66,9 @@ enum Strategy {
         }
         if hasStatusSubresource(r) {
             new["status"] = old["status"]
+        }
+        if r.storageKey == ResourceRegistry.csrs.storageKey {
+            new["spec"] = old["spec"]  // a request is immutable once made
         }
         if r.storageKey == "namespaces" {
             // spec.finalizers changes only through /finalize.

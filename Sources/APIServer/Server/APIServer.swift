@@ -86,7 +86,10 @@ public final class APIServer: Service, Sendable {
         let config = configuration
         let logger = self.logger
         let ready = self.ready
-        let authenticator = Authenticator(tokens: tokens)
+        let authenticator = Authenticator(tokens: tokens, bootstrapSecret: { name in
+            try? store.get(ObjectKey("secrets", BootstrapToken.namespace, name))
+        })
+        let publicServer = endpointAddress().map { "https://\($0):" }
 
         try await withThrowingDiscardingTaskGroup { tasks in
             tasks.addTask {
@@ -101,6 +104,11 @@ public final class APIServer: Service, Sendable {
                         } catch {
                             ready.fail(error)
                             return handler.handle
+                        }
+                        do {
+                            try ClusterInfo.ensure(registry, server: publicServer.map { $0 + String(port) } ?? url, caPEM: ca.certificatePEM)
+                        } catch {
+                            logger.warning("writing kube-public/cluster-info: \(error)")
                         }
                         logger.info("API server listening on \(url); admin kubeconfig \(dir.adminKubeconfigPath)")
                         ready.signal(APIServerEndpoint(url: url, port: port, adminKubeconfigPath: dir.adminKubeconfigPath,
@@ -122,7 +130,7 @@ public final class APIServer: Service, Sendable {
             }
             if config.runControllers {
                 tasks.addTask {
-                    try await ControllerManager(registry: registry, settings: config.controllers, logger: logger).run()
+                    try await ControllerManager(registry: registry, settings: config.controllers, logger: logger, ca: ca).run()
                 }
             }
             tasks.addTask {

@@ -29,12 +29,12 @@ public final class Store: Sendable {
     public let hub: WatchHub
     private let rvCounter: Atomic<Int64>
 
-    public init(path: String, hubMaxEvents: Int = 10_000, hubMaxBytes: Int = 8 << 20) throws {
+    public init(path: String, hubMaxEvents: Int = 10_000, hubMaxBytes: Int = 2 << 20) throws {
         let conn = try SQLiteConnection(path: path)
         try conn.exec("PRAGMA journal_mode=WAL")
         try conn.exec("PRAGMA synchronous=NORMAL")
         try conn.exec("PRAGMA busy_timeout=5000")
-        try conn.exec("PRAGMA cache_size=-2000")
+        try conn.exec("PRAGMA cache_size=-512")
         try conn.exec("PRAGMA wal_autocheckpoint=0")
         try conn.exec(
             """

@@ -73,7 +73,22 @@ public struct StoreEvent: Sendable {
 
     var byteCost: Int { data.count + (prevData?.count ?? 0) + 128 }
 
-    var forHistory: StoreEvent { StoreEvent(type: type, key: key, rv: rv, data: data, prevData: prevData) }
+    /// The event as kept in the watch window: bytes only (decoded values and frames are
+    /// rebuilt on demand), in storage of their own size. Serialization grows its buffer by
+    /// doubling, so without the copy the window of 10k events held up to twice its byte budget.
+    var forHistory: StoreEvent {
+        StoreEvent(type: type, key: key, rv: rv, data: Self.compacted(data), prevData: prevData.map(Self.compacted))
+    }
+
+    private static func compacted(_ bytes: [UInt8]) -> [UInt8] {
+        if bytes.capacity - bytes.count <= bytes.count / 8 { return bytes }
+        return [UInt8](unsafeUninitializedCapacity: bytes.count) { target, initialized in
+            bytes.withUnsafeBufferPointer { source in
+                if let from = source.baseAddress, let to = target.baseAddress { to.initialize(from: from, count: source.count) }
+            }
+            initialized = bytes.count
+        }
+    }
 
     public func object() -> JSON { value ?? (try? JSON.parse(data)) ?? .null }
     public func previous() -> JSON? { prevValue ?? prevData.flatMap { try? JSON.parse($0) } }

@@ -66,7 +66,7 @@ public final class WatchHub: Sendable {
     /// Subscribes to every resource (the garbage collector's view).
     public static let allResources = "*"
 
-    public init(startRV: Int64, maxEvents: Int = 10_000, maxBytes: Int = 8 << 20, bufferLimit: Int = 4096) {
+    public init(startRV: Int64, maxEvents: Int = 10_000, maxBytes: Int = 2 << 20, bufferLimit: Int = 4096) {
         state = Mutex(State(floor: startRV, latest: startRV))
         self.maxEvents = maxEvents
         self.maxBytes = maxBytes

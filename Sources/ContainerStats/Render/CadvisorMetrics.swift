@@ -25,7 +25,7 @@ public enum CadvisorMetrics {
         w.series("container_scrape_error", .empty)
         w.value(UInt64(errors ? 1 : 0))
         machine(snapshot.machine, into: &w)
-        return w.bytes
+        return w.compactBytes
     }
 
     static func machine(_ machine: MachineInfo, into w: inout PrometheusTextWriter) {

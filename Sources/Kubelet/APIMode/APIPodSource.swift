@@ -6,10 +6,12 @@ import Logging
 /// Pods bound to this node, from the API server (list + watch with
 /// `fieldSelector=spec.nodeName=<node>`), into the pod workers; and, when a deleted pod's
 /// containers are gone, the final delete (grace 0) that lets the API server forget it.
+/// Mirror pods are never run: they go to the mirror pod manager.
 struct APIPodSource: Sendable {
     let client: KubeClient
     let nodeName: String
     let workers: PodWorkers
+    let mirrors: MirrorPodManager
     let logger: Logger
 
     func run(ready: @escaping @Sendable () -> Void) async {
@@ -17,15 +19,19 @@ struct APIPodSource: Sendable {
         await informer.run { update in
             switch update {
             case .snapshot(let items):
-                let pods = items.compactMap(decode)
+                let all = items.compactMap(decode)
+                await mirrors.replaceMirrors(all.filter(MirrorPod.isMirror))
+                let pods = all.filter { !MirrorPod.isMirror($0) }
                 await workers.reconcile(pods.filter { $0.metadata.deletionTimestamp == nil }, source: "api")
                 for pod in pods where pod.metadata.deletionTimestamp != nil { await delete(pod) }
                 ready()
             case .added(let object), .modified(let object):
                 guard let pod = decode(object), let uid = pod.metadata.uid else { return }
+                if MirrorPod.isMirror(pod) { return await mirrors.mirrorChanged(pod) }
                 if pod.metadata.deletionTimestamp != nil { await delete(pod) } else { await workers.update(pod, uid: uid) }
             case .deleted(let object):
                 guard let pod = decode(object), let uid = pod.metadata.uid else { return }
+                if MirrorPod.isMirror(pod) { return await mirrors.mirrorRemoved(pod) }
                 await workers.delete(uid, gracePeriod: pod.metadata.deletionGracePeriodSeconds)
             }
         }
@@ -66,23 +72,26 @@ struct APIPodSource: Sendable {
 }
 
 /// Reports pod statuses to the API server (`pods/status`, merge patch), only when they
-/// changed, latest status wins; never for static pods (their mirror pods are not made yet).
+/// changed, latest status wins. A static pod's status goes to its mirror pod (UID
+/// precondition on the mirror's UID); while it has none, the status waits for the mirror.
 final class StatusManager: Sendable {
     let client: KubeClient
     let logger: Logger
+    let mirrors: MirrorPodManager
     private let stream: AsyncStream<Pod>
     private let continuation: AsyncStream<Pod>.Continuation
     /// Statuses the API server did not take (unreachable): offered again every 2 s.
     private let retry = LockedDictionary<String, Pod>()
 
-    init(client: KubeClient, logger: Logger) {
+    init(client: KubeClient, logger: Logger, mirrors: MirrorPodManager) {
         self.client = client
         self.logger = logger
+        self.mirrors = mirrors
         (stream, continuation) = AsyncStream.makeStream(of: Pod.self)
     }
 
     func enqueue(_ pod: Pod) {
-        guard pod.metadata.annotations?["kubernetes.io/config.source"] == nil else { return }
+        guard !MirrorPod.isMirror(pod) else { return }
         continuation.yield(pod)
     }
 
@@ -104,7 +113,12 @@ final class StatusManager: Sendable {
     private func send() async {
         var sent: [String: PodStatus] = [:]
         for await pod in stream {
-            guard let uid = pod.metadata.uid, let name = pod.metadata.name, let status = pod.status, sent[uid] != status else { continue }
+            guard var uid = pod.metadata.uid, let name = pod.metadata.name, let status = pod.status else { continue }
+            if MirrorPod.isStatic(pod) {
+                guard let mirrorUID = await mirrors.mirrorUID(forStatic: pod) else { continue }
+                uid = mirrorUID
+            }
+            guard sent[uid] != status else { continue }
             let ns = pod.metadata.namespace ?? "default"
             do {
                 var body = try JSONValue.encoding(status)
@@ -117,7 +131,7 @@ final class StatusManager: Sendable {
             } catch {
                 logger.warning("reporting status of pod \(ns)/\(name): \(error)")
                 sent[uid] = nil
-                retry.set(uid, pod)
+                retry.set(pod.metadata.uid ?? uid, pod)
             }
             if sent.count > 10_000 { sent.removeAll() }
         }

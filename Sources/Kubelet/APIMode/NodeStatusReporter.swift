@@ -90,7 +90,9 @@ struct NodeStatusReporter: Sendable {
         let seconds = Int(date.timeIntervalSince1970)
         let micros = Int((date.timeIntervalSince1970 - Double(seconds)) * 1_000_000)
         let base = KubeTime.string(epochSeconds: seconds).dropLast()
-        return base + "." + String(format: "%06d", micros) + "Z"
+        var digits: [UInt8] = []
+        KubeTime.appendDigits(micros, width: 6, to: &digits)
+        return base + "." + String(decoding: digits, as: UTF8.self) + "Z"
     }
 
     func reportStatus() async {
