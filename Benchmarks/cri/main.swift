@@ -46,12 +46,14 @@ let transport = try HTTP2ClientTransport.Posix(target: .unixDomainSocket(path: s
 try await withGRPCClient(transport: transport) { client in
     let rt = Runtime_V1_RuntimeService.Client(wrapping: client)
     let version = try await rt.version(Runtime_V1_VersionRequest())
+    var phaseSamples: [[Double]] = [[], [], []]
     func start(_ i: Int) async throws -> (Double, String) {
         let pod = podConfig(i)
         let t0 = nowMs()
         var run = Runtime_V1_RunPodSandboxRequest()
         run.config = pod
         let sandbox = try await rt.runPodSandbox(run).podSandboxID
+        let t1 = nowMs()
         var create = Runtime_V1_CreateContainerRequest()
         create.podSandboxID = sandbox
         create.sandboxConfig = pod
@@ -60,10 +62,17 @@ try await withGRPCClient(transport: transport) { client in
         create.config.command = ["/bin/sleep", "3600"]
         create.config.logPath = "c/0.log"
         let container = try await rt.createContainer(create).containerID
+        let t2 = nowMs()
         var startRequest = Runtime_V1_StartContainerRequest()
         startRequest.containerID = container
         _ = try await rt.startContainer(startRequest)
-        return (nowMs() - t0, sandbox)
+        let t3 = nowMs()
+        if i >= 0 {
+            phaseSamples[0].append(t1 - t0)
+            phaseSamples[1].append(t2 - t1)
+            phaseSamples[2].append(t3 - t2)
+        }
+        return (t3 - t0, sandbox)
     }
     func remove(_ sandbox: String) async throws {
         var stop = Runtime_V1_StopPodSandboxRequest()
@@ -89,4 +98,6 @@ try await withGRPCClient(transport: transport) { client in
     print(String(format: "%-28@ %-26@ n=%3d  p50 %7.2f ms  p99 %7.2f ms  mean %7.2f ms  (stop+remove %6.2f ms/pod)",
                  "\(label) \(version.runtimeVersion)" as NSString, network as NSString, samples.count,
                  percentile(samples, 0.5), percentile(samples, 0.99), samples.reduce(0, +) / Double(max(1, samples.count)), removeMs))
+    print(String(format: "    phases p50: RunPodSandbox %.2f ms, CreateContainer %.2f ms, StartContainer %.2f ms",
+                 percentile(phaseSamples[0], 0.5), percentile(phaseSamples[1], 0.5), percentile(phaseSamples[2], 0.5)))
 }

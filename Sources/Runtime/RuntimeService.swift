@@ -112,7 +112,9 @@ public final class RuntimeService: Sendable {
             shimConfig.shmSize = sandboxConfig.ipc == .node ? 0 : 64 * 1024 * 1024
             shimConfig.sysctls = sandboxConfig.sysctls.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             try FileSystem.writeAtomically(ShimProtocol.Paths.config(dir), shimConfig.records().encoded())
-            record.shimPID = try ShimClient.launch(shimPath: config.shimPath, sandboxDir: dir, cgroupDir: shimConfig.cgroupDir)
+            // On a thread of its own: launch waits for the shim to report its namespaces pinned.
+            let shimPath = config.shimPath, shimCgroupDir = shimConfig.cgroupDir
+            record.shimPID = try await DetachedThread.run { try ShimClient.launch(shimPath: shimPath, sandboxDir: dir, cgroupDir: shimCgroupDir) }
             try StateFiles.save(record, to: dir + "/sandbox.json")
             sandboxes.withLock { $0[id] = record }
             try monitor.watch(sandboxID: id, sandboxDir: dir)
