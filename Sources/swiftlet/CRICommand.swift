@@ -60,13 +60,19 @@ struct CRIProcess: Service {
     let events: AsyncStream<RuntimeEvent>?
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await server.run() }
-                group.addTask { try await streaming.run() }
-                if let events { group.addTask { await server.forwardRuntimeEvents(events) } }
-                if let stats { group.addTask { try await stats.runFilesystemWalker() } }
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { try await server.run() }
+                    group.addTask { try await streaming.run() }
+                    if let events { group.addTask { await server.forwardRuntimeEvents(events) } }
+                    if let stats { group.addTask { try await stats.runFilesystemWalker() } }
+                }
             }
+        } catch is CancellationError {
+            // SIGTERM is the normal way to stop: exit 0, not "Error: CancellationError()" and
+            // status 1, which systemd would record as a failed stop.
+            return
         }
     }
 }
