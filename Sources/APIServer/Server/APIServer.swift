@@ -123,9 +123,11 @@ public final class APIServer: Service, Sendable {
                 }
             }
             tasks.addTask {
+                var trim = QuietTrim()
                 while !Task.isCancelled {
                     try await Task.sleep(for: .milliseconds(500))
                     do { try store.checkpoint() } catch { logger.warning("WAL checkpoint: \(error)") }
+                    trim.tick(resourceVersion: store.currentRV)
                 }
             }
             if config.runControllers {
