@@ -1,24 +1,14 @@
 import Foundation
+import KubeAPI
 
 /// Timestamps as Kubernetes writes them: RFC 3339, UTC, whole seconds.
 enum Timestamp {
-    static func format(_ date: Date) -> String {
-        var t = time_t(date.timeIntervalSince1970.rounded(.down))
-        var tm = tm()
-        gmtime_r(&t, &tm)
-        func p2(_ v: Int32) -> String { v < 10 ? "0\(v)" : String(v) }
-        return "\(tm.tm_year + 1900)-\(p2(tm.tm_mon + 1))-\(p2(tm.tm_mday))T\(p2(tm.tm_hour)):\(p2(tm.tm_min)):\(p2(tm.tm_sec))Z"
-    }
+    static func format(_ date: Date) -> String { KubeTime.string(date) }
 
     static func now() -> String { format(Date()) }
 
     /// Micro-second precision, as `MicroTime` fields (lease renewTime, event eventTime) use.
-    static func formatMicro(_ date: Date) -> String {
-        let base = format(date).dropLast()
-        let micros = Int((date.timeIntervalSince1970 - date.timeIntervalSince1970.rounded(.down)) * 1_000_000)
-        let s = String(micros)
-        return base + "." + String(repeating: "0", count: 6 - s.count) + s + "Z"
-    }
+    static func formatMicro(_ date: Date) -> String { KubeTime.microString(date) }
 
     /// Parses `2006-01-02T15:04:05Z`, with optional fraction and numeric offset.
     static func parse(_ s: String) -> Date? {

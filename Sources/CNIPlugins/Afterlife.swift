@@ -1,5 +1,6 @@
 import CLinux
 import Glibc
+import LinuxPrimitives
 
 /// Leaves the kernel's slow clean-up of a plugin's last netlink work to someone other than
 /// the caller, so the runtime gets its answer without waiting for it.
@@ -71,18 +72,11 @@ public enum Afterlife: Sendable {
     }
 
     static func detachThread(_ parcel: Parcel) {
-        let context = Unmanaged.passRetained(parcel).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            Unmanaged<Parcel>.fromOpaque(raw).takeRetainedValue().run()
-            return nil
-        }, context)
-        if rc == 0 {
-            pthread_detach(thread)
-        } else {
+        do {
+            try DetachedThread.start { parcel.run() }
+        } catch {
             // No thread to be had: pay the wait here.
-            Unmanaged<Parcel>.fromOpaque(context).takeRetainedValue().run()
+            parcel.run()
         }
     }
 }

@@ -103,6 +103,16 @@ public enum KubeTime {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Microsecond precision, as `MicroTime` fields (Lease renewTime, Event eventTime) carry.
+    public static func microString(_ date: Date) -> String {
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        var out = Array(string(epochSeconds: Int(seconds)).utf8.dropLast())
+        out.append(UInt8(ascii: "."))
+        appendDigits(Int((date.timeIntervalSince1970 - seconds) * 1_000_000), width: 6, to: &out)
+        out.append(UInt8(ascii: "Z"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// `value` in decimal, zero-padded to at least `width` digits (negative values are not times).
     public static func appendDigits(_ value: Int, width: Int, to out: inout [UInt8]) {
         var digits: [UInt8] = []

@@ -21,7 +21,7 @@ struct ProbeRunner: Sendable {
         guard !command.isEmpty else { return .failure("exec: empty command") }
         let runtime = self.runtime
         do {
-            let (code, output) = try await Blocking.run { () throws -> (Int32, String) in
+            let (code, output) = try await DetachedThread.run { () throws -> (Int32, String) in
                 let pipe = try FileDescriptor.pipe()
                 let devnull = try FileDescriptor.open("/dev/null", O_RDONLY)
                 defer { devnull.close() }
@@ -66,7 +66,7 @@ struct ProbeRunner: Sendable {
 
     func tcp(host: String, port: Int, timeoutSeconds: Int64) async -> Outcome {
         do {
-            try await Blocking.run { try TCPConnect.check(host: host, port: port, timeoutMilliseconds: Int32(max(1, timeoutSeconds) * 1000)) }
+            try await DetachedThread.run { try TCPConnect.check(host: host, port: port, timeoutMilliseconds: Int32(max(1, timeoutSeconds) * 1000)) }
             return .success
         } catch {
             return .failure("dial tcp \(host):\(port): \(error)")

@@ -79,12 +79,12 @@ public struct InProcessExecutor: PluginExecutor {
 /// unchanged one costs two stat calls.
 final class ShippedPlugins: Sendable {
     let directory: String?
-    private let verdicts = Mutex<[FileIdentity: Bool]>([:])
+    private let verdicts = Mutex<[Pair: Bool]>([:])
 
-    struct FileIdentity: Hashable, Sendable {
+    /// A file as it is now: a rewrite in place changes size or times, a replacement the inode.
+    struct FileVersion: Hashable, Sendable {
         var device: UInt64, inode: UInt64, size: Int64
         var modified: Int64, modifiedNanoseconds: Int64, changed: Int64, changedNanoseconds: Int64
-        var reference: [Int64] = []
 
         init?(_ path: String) {
             var st = stat()
@@ -97,10 +97,10 @@ final class ShippedPlugins: Sendable {
             changed = Int64(st.st_ctim.tv_sec)
             changedNanoseconds = Int64(st.st_ctim.tv_nsec)
         }
+    }
 
-        var asKey: [Int64] {
-            [Int64(bitPattern: device), Int64(bitPattern: inode), size, modified, modifiedNanoseconds, changed, changedNanoseconds]
-        }
+    struct Pair: Hashable, Sendable {
+        var candidate: FileVersion, reference: FileVersion
     }
 
     init(directory: String?) { self.directory = directory }
@@ -108,50 +108,23 @@ final class ShippedPlugins: Sendable {
     func isShipped(_ path: String, name: String) -> Bool {
         guard let directory else { return false }
         let referencePath = directory + "/" + name
-        guard var candidate = FileIdentity(path), let reference = FileIdentity(referencePath) else { return false }
+        guard let candidate = FileVersion(path), let reference = FileVersion(referencePath) else { return false }
         if candidate.device == reference.device && candidate.inode == reference.inode { return true }
         guard candidate.size == reference.size else { return false }
-        candidate.reference = reference.asKey
-        if let known = verdicts.withLock({ $0[candidate] }) { return known }
+        let pair = Pair(candidate: candidate, reference: reference)
+        if let known = verdicts.withLock({ $0[pair] }) { return known }
         let same = ShippedPlugins.sameContent(path, referencePath)
-        verdicts.withLock { $0[candidate] = same }
+        verdicts.withLock { $0[pair] = same }
         return same
     }
 
-    /// Byte-for-byte comparison; any read failure counts as different (the file is executed).
+    /// Byte for byte; run once per pair of file versions (the plugins are a few MiB).
     static func sameContent(_ a: String, _ b: String) -> Bool {
         guard let left = try? FileDescriptor.open(a, O_RDONLY) else { return false }
         defer { left.close() }
         guard let right = try? FileDescriptor.open(b, O_RDONLY) else { return false }
         defer { right.close() }
-        let chunk = 1 << 16
-        var x = [UInt8](repeating: 0, count: chunk), y = [UInt8](repeating: 0, count: chunk)
-        while true {
-            let n = x.withUnsafeMutableBytes { readFully(left.rawValue, $0) }
-            let m = y.withUnsafeMutableBytes { readFully(right.rawValue, $0) }
-            guard n >= 0, n == m else { return false }
-            if n == 0 { return true }
-            let differ = x.withUnsafeBytes { a in
-                y.withUnsafeBytes { b in
-                    guard let left = a.baseAddress, let right = b.baseAddress else { return true }
-                    return memcmp(left, right, n) != 0
-                }
-            }
-            if differ { return false }
-        }
-    }
-
-    /// Reads until the buffer is full or the file ends; -1 on error.
-    static func readFully(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Int {
-        var total = 0
-        while total < buffer.count {
-            guard let base = buffer.baseAddress else { return 0 }
-            let n = read(fd, base + total, buffer.count - total)
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return -1 }
-            if n == 0 { break }
-            total += n
-        }
-        return total
+        guard let x = try? left.readAll(), let y = try? right.readAll() else { return false }
+        return x == y
     }
 }

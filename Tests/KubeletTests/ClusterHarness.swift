@@ -18,6 +18,15 @@ extension AgentHarness {
         try run("/usr/sbin/ip", ["-n", netns, "link", "set", device, "up"])
     }
 
+    /// A node address `10.253.N.2/24` with N random (1-250), so that suites running at once
+    /// do not share a subnet; N also picks the node's pod CIDR.
+    func addRandomNodeAddress() throws -> (ip: String, third: Int) {
+        let third = Int.random(in: 1...250)
+        let ip = "10.253.\(third).2"
+        try addNodeAddress(ip + "/24")
+        return (ip, third)
+    }
+
     /// Starts `swiftlet apiserver` and waits until kubectl gets an answer from it.
     func startAPIServer(port: Int, sans: [String], extra: [String] = []) async throws -> Process {
         let p = try background([AgentHarness.buildDir + "/swiftlet", "apiserver", "--data-dir", apiserverDataDir, "--bind-address", "0.0.0.0",

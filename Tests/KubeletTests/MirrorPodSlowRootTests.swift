@@ -25,9 +25,7 @@ struct MirrorPodSlowRootTests {
         let h = try AgentHarness()
         var apiserver: Process?
         do {
-            let third = Int.random(in: 1...250)
-            let nodeIP = "10.253.\(third).2"
-            try h.addNodeAddress(nodeIP + "/24")
+            let (nodeIP, third) = try h.addRandomNodeAddress()
             let port = AgentHarness.freePort()
             apiserver = try await h.startAPIServer(port: port, sans: [nodeIP])
             try h.writeManifest("web.yaml", Self.manifest(label: "1"))

@@ -14,9 +14,7 @@ struct NodeResilienceSlowRootTests {
         let h = try AgentHarness()
         var apiserver: Process?
         do {
-            let third = Int.random(in: 1...250)
-            let nodeIP = "10.253.\(third).2"
-            try h.addNodeAddress(nodeIP + "/24")
+            let (nodeIP, third) = try h.addRandomNodeAddress()
             let port = AgentHarness.freePort()
             // Lease renewed every 2 s, a node silent for 6 s is NotReady.
             let apiArgs = ["--node-monitor-grace-period", "6s", "--node-monitor-period", "500ms"]

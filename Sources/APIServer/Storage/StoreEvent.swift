@@ -81,13 +81,7 @@ public struct StoreEvent: Sendable {
     }
 
     private static func compacted(_ bytes: [UInt8]) -> [UInt8] {
-        if bytes.capacity - bytes.count <= bytes.count / 8 { return bytes }
-        return [UInt8](unsafeUninitializedCapacity: bytes.count) { target, initialized in
-            bytes.withUnsafeBufferPointer { source in
-                if let from = source.baseAddress, let to = target.baseAddress { to.initialize(from: from, count: source.count) }
-            }
-            initialized = bytes.count
-        }
+        bytes.capacity - bytes.count <= bytes.count / 8 ? bytes : bytes.withUnsafeBufferPointer { Array($0) }
     }
 
     public func object() -> JSON { value ?? (try? JSON.parse(data)) ?? .null }

@@ -14,13 +14,7 @@ struct PrometheusTextWriter {
     /// for the whole housekeeping round) would otherwise hold the writer's spare capacity too,
     /// up to twice its size after the last append doubled the buffer.
     var compactBytes: [UInt8] {
-        if bytes.capacity - bytes.count <= bytes.count / 16 { return bytes }
-        return [UInt8](unsafeUninitializedCapacity: bytes.count) { target, initialized in
-            bytes.withUnsafeBufferPointer { source in
-                if let from = source.baseAddress, let to = target.baseAddress { to.initialize(from: from, count: source.count) }
-            }
-            initialized = bytes.count
-        }
+        bytes.capacity - bytes.count <= bytes.count / 16 ? bytes : bytes.withUnsafeBufferPointer { Array($0) }
     }
 
     /// Pre-escaped `name="value"` pairs in label-name order, plus all of them joined: escaping

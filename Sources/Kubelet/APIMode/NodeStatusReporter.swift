@@ -86,14 +86,7 @@ struct NodeStatusReporter: Sendable {
     func nodeUID() async throws -> String { try await client.get(nodePath)["metadata"]?["uid"]?.stringValue ?? "" }
 
     /// RFC 3339 with microseconds (MicroTime), as Leases carry.
-    static func microTime(_ date: Date) -> String {
-        let seconds = Int(date.timeIntervalSince1970)
-        let micros = Int((date.timeIntervalSince1970 - Double(seconds)) * 1_000_000)
-        let base = KubeTime.string(epochSeconds: seconds).dropLast()
-        var digits: [UInt8] = []
-        KubeTime.appendDigits(micros, width: 6, to: &digits)
-        return base + "." + String(decoding: digits, as: UTF8.self) + "Z"
-    }
+    static func microTime(_ date: Date) -> String { KubeTime.microString(date) }
 
     func reportStatus() async {
         var lastReported: JSONValue? = nil
