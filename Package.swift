@@ -10,7 +10,17 @@ let pluginLinking: [LinkerSetting] = [.unsafeFlags(["-static-stdlib", "-use-ld=\
 /// The agent and API server binary: packed relative relocations (DT_RELR, glibc >= 2.36, which
 /// Debian 12 has) shrink the ~76k relocations the dynamic loader reads at every start from
 /// 1.8 MiB to a few KiB, pages that otherwise stay resident in every swiftlet process.
-let agentLinking: [LinkerSetting] = [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"])]
+///
+/// Sources/swiftlet/link-order.txt lists, first, the functions a node runs (written by
+/// scripts/link-order/generate.sh): with scripts/build-release.sh's function sections they share
+/// contiguous pages, so the kernel's 64 KiB fault-around maps ~8 MiB of code instead of ~27 MiB
+/// (docs/memory.md).
+let agentLinking: [LinkerSetting] = [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+                                                   "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/swiftlet/link-order.txt",
+                                                   "-Xlinker", "--no-warn-symbol-ordering",
+                                                   // -static-stdlib exports every symbol (for dlsym lookups swiftlet never
+                                                   // makes): a 6.6 MiB dynamic symbol table that ld.so walks at start.
+                                                   "-Xlinker", "--no-export-dynamic"])]
 
 let package = Package(
     name: "swiftlet",
@@ -135,7 +145,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         // The bundled Kubernetes API server: storage, REST + watch, discovery, auth, controllers.
         .target(name: "APIServer", dependencies: [
-            "CSQLite", "KubeAPI",
+            "CSQLite", "KubeAPI", "LinuxPrimitives",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -158,7 +168,7 @@ let package = Package(
             .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        ], linkerSettings: agentLinking),
+        ], exclude: ["link-order.txt"], linkerSettings: agentLinking),
         // Benchmarks/stats: housekeeping CPU, scrape latency and RSS vs a naive collector.
         .executableTarget(name: "stats-bench", dependencies: ["ContainerStats", "ContainerStatsHTTP", "LinuxPrimitives", "AgentSupport",
                                                               .product(name: "Hummingbird", package: "hummingbird")],

@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-host.sh
-swift build -c release --product swiftlet >/dev/null
-swift build -c release --product swiftlet-shim >/dev/null
-bin=$(swift build -c release --show-bin-path)
+scripts/build-release.sh --product swiftlet >/dev/null
+scripts/build-release.sh --product swiftlet-shim >/dev/null
+bin=$(scripts/build-release.sh --show-bin-path)
 state=${SWIFTLET_DEMO_DIR:-/var/lib/swiftlet-demo}
 mkdir -p "$state/manifests"
 image=$(scripts/busybox-image.sh "$state/image")

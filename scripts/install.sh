@@ -6,7 +6,7 @@
 #   defaults  -> /etc/default/swiftlet-{agent,apiserver} (arguments; kept if present)
 # then `systemctl daemon-reload`. Nothing is enabled or started unless asked:
 #   scripts/install.sh [--bin-dir DIR] [--prefix /usr/local] [--enable agent|apiserver|both] [--start]
-# --bin-dir: where the built binaries are (default: `swift build -c release --show-bin-path`).
+# --bin-dir: where the built binaries are (default: `scripts/build-release.sh --show-bin-path`).
 # Uninstall: scripts/install.sh --uninstall (stops and removes units and binaries; keeps state).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,10 +40,10 @@ if ((uninstall)); then
 fi
 
 if [[ -z $bin_dir ]]; then
-  swift build -c release --product swiftlet >&2
-  swift build -c release --product swiftlet-shim >&2
-  for p in swiftlet-bridge swiftlet-host-local swiftlet-loopback swiftlet-portmap; do swift build -c release --product $p >&2; done
-  bin_dir=$(swift build -c release --show-bin-path)
+  scripts/build-release.sh --product swiftlet >&2
+  scripts/build-release.sh --product swiftlet-shim >&2
+  for p in swiftlet-bridge swiftlet-host-local swiftlet-loopback swiftlet-portmap; do scripts/build-release.sh --product $p >&2; done
+  bin_dir=$(scripts/build-release.sh --show-bin-path)
 fi
 for b in swiftlet swiftlet-shim; do
   [[ -x $bin_dir/$b ]] || { echo "install.sh: $bin_dir/$b missing (build first, or pass --bin-dir)" >&2; exit 1; }

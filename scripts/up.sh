@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-host.sh
-swift build -c release --product swiftlet >/dev/null
-swift build -c release --product swiftlet-shim >/dev/null
-bin=$(swift build -c release --show-bin-path)
+scripts/build-release.sh --product swiftlet >/dev/null
+scripts/build-release.sh --product swiftlet-shim >/dev/null
+bin=$(scripts/build-release.sh --show-bin-path)
 data=${SWIFTLET_DATA_DIR:-/var/lib/swiftlet}
 mkdir -p "$data"
 if ! "$bin/swiftlet" image ls --root-dir "$data" 2>/dev/null | grep -q swiftlet.local/busybox; then

@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 [[ $(id -u) == 0 ]] || { echo "needs root" >&2; exit 1; }
 [[ -x /usr/lib/cni/bridge ]] || { echo "apt-get install containernetworking-plugins" >&2; exit 1; }
-swift build -c release --product swiftlet-bridge >/dev/null
-swift build -c release --product swiftlet-host-local >/dev/null
-BIN=$(swift build -c release --show-bin-path)
+scripts/build-release.sh --product swiftlet-bridge >/dev/null
+scripts/build-release.sh --product swiftlet-host-local >/dev/null
+BIN=$(scripts/build-release.sh --show-bin-path)
 NODE=cnibench-node-$$ POD=cnibench-pod-$$
 cleanup() { ip netns del "$POD" 2>/dev/null || true; ip netns del "$NODE" 2>/dev/null || true; }
 trap cleanup EXIT

@@ -2,13 +2,13 @@
 # CRI pod start: swiftlet cri vs containerd 1.6 + runc (Debian 12's), same machine, same run,
 # same client (cri-bench), each runtime in a network namespace of its own.
 #   Benchmarks/cri/run.sh [ITERATIONS]        (as root, from the repository root)
-# Needs: swift build -c release (swiftlet, swiftlet-shim, CNI plugins, cri-bench), python3;
+# Needs: scripts/build-release.sh (swiftlet, swiftlet-shim, CNI plugins, cri-bench), python3;
 # for the peer: apt-get install containerd runc containernetworking-plugins.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-50}
-BIN=$(swift build -c release --show-bin-path)
-for b in swiftlet swiftlet-shim swiftlet-bridge cri-bench; do [[ -x $BIN/$b ]] || { echo "build first: swift build -c release ($b missing)"; exit 1; }; done
+BIN=$(scripts/build-release.sh --show-bin-path)
+for b in swiftlet swiftlet-shim swiftlet-bridge cri-bench; do [[ -x $BIN/$b ]] || { echo "build first: scripts/build-release.sh ($b missing)"; exit 1; }; done
 DIR=$(mktemp -d /tmp/cri-bench.XXXXXX)
 NS=cribench-$$
 PIDS=()

@@ -7,7 +7,7 @@
 #   SWIFTLET_ARGS="--cni-exec-own-plugins" adds flags to `swiftlet up` (here: our CNI plugins executed, not in process).
 #   MODE=split Benchmarks/deploy100/run.sh   runs `swiftlet apiserver` and `swiftlet agent` as two
 #   processes instead of `swiftlet up`, so the agent's own memory shows apart from the API server's.
-# Needs: swift build -c release; kubectl, python3, curl, nsenter, busybox-static (/bin/busybox).
+# Needs: scripts/build-release.sh; kubectl, python3, curl, nsenter, busybox-static (/bin/busybox).
 # Touches nothing of the host's network: everything runs in netns deploy100-PID (loopback and
 # a veth pair with both ends inside), state in a mktemp dir, pods in cgroup /deploy100-PID; all
 # removed at exit, also on failure. TIMELINE=FILE and KEEP_LOG=FILE: see README.md.
@@ -17,9 +17,9 @@ HERE=Benchmarks/deploy100
 REPLICAS=${1:-100}
 STEADY=${2:-30}
 MODE=${MODE:-up}
-BIN=$(swift build -c release --show-bin-path)
+BIN=${BIN:-$(scripts/build-release.sh --show-bin-path)}
 for b in swiftlet swiftlet-shim swiftlet-bridge swiftlet-host-local swiftlet-loopback; do
-  [[ -x $BIN/$b ]] || { echo "build first: swift build -c release ($b missing)"; exit 1; }
+  [[ -x $BIN/$b ]] || { echo "build first: scripts/build-release.sh ($b missing)"; exit 1; }
 done
 for t in kubectl python3 curl nsenter; do command -v $t >/dev/null || { echo "needs $t"; exit 1; }; done
 [[ -x /bin/busybox ]] || { echo "needs busybox-static (/bin/busybox)"; exit 1; }
@@ -110,7 +110,7 @@ else
   mkdir -p "$DATA/agent/pki/node"
   "$BIN/swiftlet" apiserver issue-node-kubeconfig --data-dir "$DATA/apiserver" --node-name deploy100 --server https://10.250.0.2:6443 \
     --out "$DATA/agent/pki/node/kubeconfig" >/dev/null
-  "${IN[@]}" "$BIN/swiftlet" agent --root-dir "$DATA" --kubeconfig "$DATA/agent/pki/node/kubeconfig" --cgroup-root "/$CG" \
+  "${IN[@]}" "${AGENT_BIN:-$BIN/swiftlet}" agent --root-dir "$DATA" --kubeconfig "$DATA/agent/pki/node/kubeconfig" --cgroup-root "/$CG" \
     --node-name deploy100 --node-ip 10.250.0.2 --cni-conf-dir "$DATA/cni/net.d" --pod-log-dir "$DATA/log/pods" --read-only-port 0 \
     >"$DIR/up.log" 2>&1 &
   UP=$!
@@ -181,6 +181,10 @@ fi
 # Memory with the pods Running, after a few seconds to settle.
 sleep 5
 read -r rss pss uss <<<"$(mem $UP)"
+# SMAPS=FILE keeps the node process's full smaps (per-mapping detail for memory work).
+[[ -n ${SMAPS:-} ]] && cp "/proc/$UP/smaps" "$SMAPS"
+# HOLD=SECONDS keeps everything running that long for inspection (the node process id is printed).
+if [[ -n ${HOLD:-} ]]; then echo "holding ${HOLD} s; node process $UP"; sleep "$HOLD"; fi
 # Where the RSS is: anonymous memory (heap, stacks) against each mapped file (shared libraries).
 awk '/^[0-9a-f]+-[0-9a-f]+ / {name = (NF >= 6 ? $6 : "[anon]"); sub(/.*\//, "", name)}
      /^Rss:/ {rss[name] += $2} /^Pss:/ {pss[name] += $2}

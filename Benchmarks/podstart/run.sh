@@ -3,13 +3,13 @@
 # run: loopback only, then the default CNI network with our plugins in process and executed.
 #   Benchmarks/podstart/run.sh [N_SEQUENTIAL] [N_PARALLEL]     (as root, from the repository root)
 #   MODES="inprocess" limits the runs (of: "" for loopback only, inprocess, exec).
-# Needs: swift build -c release (podstart-bench, swiftlet, swiftlet-shim, the CNI plugins), python3.
+# Needs: scripts/build-release.sh (podstart-bench, swiftlet, swiftlet-shim, the CNI plugins), python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SEQ=${1:-50}
 PAR=${2:-10}
-BIN=$(swift build -c release --show-bin-path)
-for b in podstart-bench swiftlet swiftlet-shim swiftlet-bridge; do [[ -x $BIN/$b ]] || { echo "build first: swift build -c release ($b missing)"; exit 1; }; done
+BIN=$(scripts/build-release.sh --show-bin-path)
+for b in podstart-bench swiftlet swiftlet-shim swiftlet-bridge; do [[ -x $BIN/$b ]] || { echo "build first: scripts/build-release.sh ($b missing)"; exit 1; }; done
 DIR=$(mktemp -d /tmp/podstart-bench.XXXXXX)
 NS=podstart-$$
 cleanup() {

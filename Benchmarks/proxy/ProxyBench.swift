@@ -8,7 +8,7 @@ import ServiceProxy
 /// proxy-bench: Swiftlet's proxier (netlink batches) against kube-proxy's own inputs to the
 /// kernel (`nft -f` of its nftables-mode ruleset and delta, `iptables-restore` of its
 /// iptables-mode ruleset), for the same services, in the same run, each in a scratch network
-/// namespace. Run as root: `swift run -c release proxy-bench [--sizes 1000,10000] [--endpoints 10]`.
+/// namespace. Run as root: `scripts/build-release.sh --product proxy-bench && .build/release/proxy-bench [--sizes 1000,10000] [--endpoints 10]`.
 struct Options {
     var sizes = [1000, 10000]
     var endpoints = 10

@@ -10,6 +10,7 @@ import Logging
 import Runtime
 import Streaming
 import ServiceLifecycle
+import Synchronization
 
 /// The node agent's kubelet: pod sources feed pod workers, which drive the runtime; runtime
 /// events wake the workers of the pods they concern; statuses are kept for the HTTP endpoints
@@ -32,6 +33,8 @@ public final class Kubelet: Sendable {
     let sourcesReady = LockedDictionary<String, Bool>()
     let shuttingDown = LockedDictionary<String, Bool>()
     let heartbeat = LockedDictionary<String, Date>()
+    /// Pod syncs done so far: the housekeeping tick trims the heap after a burst of them.
+    let syncsDone = Atomic<Int64>(0)
 
     public init(config: KubeletConfig, runtime: RuntimeService, hostIP: String = "", api: KubeletAPIConfig? = nil,
                 logger: Logger = Logger(label: "swiftlet.kubelet")) {
@@ -115,8 +118,10 @@ public final class Kubelet: Sendable {
                 onReady(self.statuses.all().count)
             }
             group.addTask {
+                var trim = HeapTrimAfterBursts()
                 while !Task.isCancelled {
                     self.heartbeat.set("tick", Date())
+                    trim.tick(activity: self.syncsDone.load(ordering: .relaxed))
                     try? await Task.sleep(nanoseconds: 2_000_000_000)
                 }
             }
@@ -255,6 +260,7 @@ public final class Kubelet: Sendable {
             }
             let next: Double
             (next, state) = await Self.syncInChildTask(syncer, pod: entry.pod, state: state)
+            syncsDone.add(1, ordering: .relaxed)
             statuses.set(entry.pod, status: state.status)
             if Task.isCancelled { return }
             await entry.wake.wait(seconds: next)

@@ -28,6 +28,9 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Port of the authenticated kubelet API (HTTPS).")
     var port = 10250
 
+    @Option(help: "Directory of static pod manifests (YAML or JSON), watched for changes; each gets a mirror pod.")
+    var podManifestPath = ""
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel = "info"
 
@@ -59,8 +62,9 @@ struct UpCommand: AsyncParsableCommand {
                   kubectl --kubeconfig \(endpoint.adminKubeconfigPath) get nodes
 
                 """.utf8))
-            let kubeletConfig = KubeletConfig(nodeName: nodeName, rootDir: node.rootDir, podLogDir: node.podLogDir, readOnlyPort: 0,
-                                              podPidsLimit: node.podMaxPids)
+            let kubeletConfig = KubeletConfig(nodeName: nodeName, rootDir: node.rootDir, podManifestPath: podManifestPath,
+                                              podLogDir: node.podLogDir, readOnlyPort: 0, podPidsLimit: node.podMaxPids,
+                                              suffixStaticPodNames: true)
             var agent = NodeAgent(node: node, kubeletConfig: kubeletConfig, logger: logger)
             agent.kubeconfigPath = nodeKubeconfig
             agent.kubeletPort = port

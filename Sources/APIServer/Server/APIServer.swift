@@ -1,4 +1,5 @@
 import Foundation
+import LinuxPrimitives
 import Logging
 import NIOCore
 import NIOPosix
@@ -123,11 +124,11 @@ public final class APIServer: Service, Sendable {
                 }
             }
             tasks.addTask {
-                var trim = QuietTrim()
+                var trim = HeapTrimAfterBursts()
                 while !Task.isCancelled {
                     try await Task.sleep(for: .milliseconds(500))
                     do { try store.checkpoint() } catch { logger.warning("WAL checkpoint: \(error)") }
-                    trim.tick(resourceVersion: store.currentRV)
+                    trim.tick(activity: store.currentRV)
                 }
             }
             if config.runControllers {

@@ -73,5 +73,6 @@ int clinux_memfd_create(const char *name, unsigned int flags);
 
 #include "clinux_net.h"
 #include "clinux_tty.h"
+#include "clinux_heap.h"
 
 #endif

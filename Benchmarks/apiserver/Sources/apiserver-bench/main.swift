@@ -19,7 +19,7 @@ func arg(_ name: String, _ def: String) -> String {
 
 let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 let root = here.appendingPathComponent("../../../..").standardized
-let swiftlet = arg("--swiftlet", root.appendingPathComponent(".build/release/swiftlet").path)
+let swiftlet = arg("--swiftlet", root.appendingPathComponent(".build/tuned/release/swiftlet").path)
 let podCount = Int(arg("--pods", "10000")) ?? 10000
 let concurrency = Int(arg("--concurrency", "16")) ?? 16
 let writes = Int(arg("--writes", "300")) ?? 300
@@ -51,7 +51,7 @@ func mib(_ kb: Int) -> String { String(format: "%.1f MiB", Double(kb) / 1024) }
 // MARK: server
 
 guard FileManager.default.isExecutableFile(atPath: swiftlet) else {
-    print("no swiftlet binary at \(swiftlet): run `swift build -c release` in the repository root, or pass --swiftlet")
+    print("no swiftlet binary at \(swiftlet): run `scripts/build-release.sh` in the repository root, or pass --swiftlet")
     exit(2)
 }
 let dataDir = NSTemporaryDirectory() + "apiserver-bench-\(getpid())"
