@@ -68,7 +68,8 @@ for mode in "${MODES[@]}"; do
 done
 
 # containerd 1.6 + runc, if installed
-if command -v containerd >/dev/null && command -v runc >/dev/null && [[ -x /usr/lib/cni/bridge ]]; then
+# PEER=0 skips the peer (profiling swiftlet alone).
+if [[ ${PEER:-1} == 1 ]] && command -v containerd >/dev/null && command -v runc >/dev/null && [[ -x /usr/lib/cni/bridge ]]; then
   mkdir -p "$DIR/containerd-cni"
   cat >"$DIR/containerd-cni/10-bench.conflist" <<JSON
 {"cniVersion": "1.0.0", "name": "bench", "plugins": [
