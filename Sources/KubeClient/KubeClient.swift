@@ -70,7 +70,7 @@ public final class KubeClient: Sendable {
         let response = try await http.execute(try request(method, path, query: query, body: body, contentType: contentType),
                                               timeout: .seconds(timeoutSeconds))
         let bytes = try await response.body.collect(upTo: 64 << 20)
-        let value = bytes.readableBytes == 0 ? JSONValue.null : (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView))) ?? .null
+        let value = bytes.readableBytes == 0 ? JSONValue.null : (try? JSONValue.parse(bytes.readableBytesView)) ?? .null
         guard (200..<300).contains(Int(response.status.code)) else {
             throw KubeAPIError(code: Int(response.status.code), reason: value["reason"]?.stringValue ?? response.status.reasonPhrase,
                                message: value["message"]?.stringValue ?? String(buffer: bytes))
@@ -111,7 +111,7 @@ public final class KubeClient: Sendable {
                     let response = try await http.execute(try request(.GET, path, query: query), timeout: .seconds(Int64(timeoutSeconds) + 30))
                     guard response.status.code == 200 else {
                         let bytes = try await response.body.collect(upTo: 1 << 20)
-                        let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes.readableBytesView))) ?? .null
+                        let value = (try? JSONValue.parse(bytes.readableBytesView)) ?? .null
                         throw KubeAPIError(code: Int(response.status.code), reason: value["reason"]?.stringValue ?? "",
                                            message: value["message"]?.stringValue ?? String(buffer: bytes))
                     }
@@ -121,7 +121,7 @@ public final class KubeClient: Sendable {
                         while let newline = pending.firstIndex(of: 0x0A) {
                             let line = Array(pending[..<newline])
                             pending.removeSubrange(...newline)
-                            guard !line.isEmpty, let event = try? JSONDecoder().decode(JSONValue.self, from: Data(line)) else { continue }
+                            guard !line.isEmpty, let event = try? JSONValue.parse(line) else { continue }
                             let type = event["type"]?.stringValue ?? ""
                             let object = event["object"] ?? .null
                             if type == "ERROR" {
@@ -147,6 +147,6 @@ extension JSONValue {
 
     /// Encodes a typed object into JSON.
     public static func encoding<T: Encodable>(_ value: T) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
+        try JSONValue.parse(JSONEncoder().encode(value))
     }
 }

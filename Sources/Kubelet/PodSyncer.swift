@@ -33,9 +33,9 @@ struct PodSyncer: Sendable {
     func uid(_ pod: Pod) -> String { pod.metadata.uid ?? "" }
 
     func view(uid: String) -> PodRuntimeView {
-        let sandboxes = runtime.listPodSandboxes().filter { $0.config.uid == uid }
-        let ids = Set(sandboxes.map(\.id))
-        let containers = runtime.listContainers().filter { ids.contains($0.sandboxID) }.compactMap { try? runtime.containerStatus($0.id) }
+        let sandboxes = runtime.listPodSandboxes(uid: uid)
+        let containers = sandboxes.flatMap { runtime.listContainers(sandboxID: $0.id) }.sorted { $0.createdAt < $1.createdAt }
+            .compactMap { try? runtime.containerStatus($0.id) }
         return PodRuntimeView(sandboxes: sandboxes, containers: containers)
     }
 

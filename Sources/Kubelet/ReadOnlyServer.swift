@@ -21,7 +21,7 @@ struct KubeletEndpoints: Sendable {
 
     func podList() -> [String: JSONValue] {
         let items = statuses.all().sorted { ($0.metadata.namespace ?? "", $0.metadata.name ?? "") < ($1.metadata.namespace ?? "", $1.metadata.name ?? "") }
-        let encoded = (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(items))) ?? .array([])
+        let encoded = (try? JSONValue.parse(JSONEncoder().encode(items))) ?? .array([])
         return ["kind": .string("PodList"), "apiVersion": .string("v1"), "metadata": .object([:]), "items": encoded]
     }
 

@@ -159,7 +159,7 @@ extension RuntimeService {
     }
 
     public func listContainers(sandboxID: String? = nil) -> [ContainerRecord] {
-        containers.withLock { Array($0.values) }.filter { sandboxID == nil || $0.sandboxID == sandboxID }.sorted { $0.createdAt < $1.createdAt }
+        containers.withLock { $0.values.filter { sandboxID == nil || $0.sandboxID == sandboxID } }.sorted { $0.createdAt < $1.createdAt }
     }
 
     /// Runs `command` in the container with the given stdio descriptors; returns the exit code.
