@@ -31,15 +31,7 @@ enum Timestamp {
         {
             offset = (oh * 3600 + om * 60) * (u[i] == UInt8(ascii: "-") ? -1 : 1)
         }
-        var tm = tm()
-        tm.tm_year = Int32(y - 1900)
-        tm.tm_mon = Int32(mo - 1)
-        tm.tm_mday = Int32(d)
-        tm.tm_hour = Int32(h)
-        tm.tm_min = Int32(mi)
-        tm.tm_sec = Int32(sec)
-        let t = timegm(&tm)
-        return Date(timeIntervalSince1970: Double(t - offset) + frac)
+        return KubeTime.date(year: y, month: mo, day: d, hour: h, minute: mi, second: sec, fraction: frac, offsetSeconds: offset)
     }
 
     /// Upstream's short human duration ("5s", "3m", "2d3h"), used in table cells.

@@ -171,6 +171,14 @@ public enum KubeTime {
         default:
             return nil
         }
+        return date(year: year, month: month, day: day, hour: hour, minute: minute, second: second,
+                    fraction: fraction, offsetSeconds: offsetSeconds)
+    }
+
+    /// The instant of a calendar time given in a zone `offsetSeconds` east of UTC: the one
+    /// conversion both the strict parser here and the API server's lenient one end with.
+    public static func date(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int,
+                            fraction: Double, offsetSeconds: Int) -> Date {
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
         parts.tm_mon = Int32(month - 1)

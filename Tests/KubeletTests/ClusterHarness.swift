@@ -27,6 +27,16 @@ extension AgentHarness {
         return (ip, third)
     }
 
+    /// How multi-process suites begin: a random node address, and `swiftlet apiserver` serving
+    /// on it (a free port, the address in its certificate); `server` is its URL.
+    func startAPIServerOnNodeAddress(extra: [String] = []) async throws
+        -> (nodeIP: String, third: Int, server: String, process: Process) {
+        let (nodeIP, third) = try addRandomNodeAddress()
+        let port = AgentHarness.freePort()
+        let process = try await startAPIServer(port: port, sans: [nodeIP], extra: extra)
+        return (nodeIP, third, "https://\(nodeIP):\(port)", process)
+    }
+
     /// Starts `swiftlet apiserver` and waits until kubectl gets an answer from it.
     func startAPIServer(port: Int, sans: [String], extra: [String] = []) async throws -> Process {
         let p = try background([AgentHarness.buildDir + "/swiftlet", "apiserver", "--data-dir", apiserverDataDir, "--bind-address", "0.0.0.0",

@@ -15,10 +15,8 @@ struct JoinSlowRootTests {
         let h = try AgentHarness()
         var apiserver: Process?
         do {
-            let (nodeIP, third) = try h.addRandomNodeAddress()
-            let port = AgentHarness.freePort()
-            apiserver = try await h.startAPIServer(port: port, sans: [nodeIP])
-            let server = "https://\(nodeIP):\(port)"
+            let (nodeIP, third, server, process) = try await h.startAPIServerOnNodeAddress()
+            apiserver = process
             let swiftlet = AgentHarness.buildDir + "/swiftlet"
             /// Runs in the node's namespace: (exit status 0?, output).
             func inNode(_ args: [String]) -> (ok: Bool, output: String) {

@@ -25,11 +25,10 @@ struct MirrorPodSlowRootTests {
         let h = try AgentHarness()
         var apiserver: Process?
         do {
-            let (nodeIP, third) = try h.addRandomNodeAddress()
-            let port = AgentHarness.freePort()
-            apiserver = try await h.startAPIServer(port: port, sans: [nodeIP])
+            let (nodeIP, third, server, process) = try await h.startAPIServerOnNodeAddress()
+            apiserver = process
             try h.writeManifest("web.yaml", Self.manifest(label: "1"))
-            try h.startJoinedAgent(name: "n1", nodeIP: nodeIP, server: "https://\(nodeIP):\(port)", podCIDR: "10.92.\(third).0/24",
+            try h.startJoinedAgent(name: "n1", nodeIP: nodeIP, server: server, podCIDR: "10.92.\(third).0/24",
                                    extra: ["--pod-manifest-path", h.manifests])
             @Sendable func field(_ path: String) -> String? { h.kubectl(["get", "pod", "web-n1", "-o", "jsonpath={\(path)}"]) }
 
@@ -53,7 +52,7 @@ struct MirrorPodSlowRootTests {
 
             // The agent restarts: it adopts the mirror it made (same object), nothing restarts.
             h.killAgent()
-            try h.startJoinedAgent(name: "n1", nodeIP: nodeIP, server: "https://\(nodeIP):\(port)", podCIDR: "10.92.\(third).0/24",
+            try h.startJoinedAgent(name: "n1", nodeIP: nodeIP, server: server, podCIDR: "10.92.\(third).0/24",
                                    extra: ["--pod-manifest-path", h.manifests])
             // The log is appended to: the second "ready:" line is the restarted agent's.
             #expect(await h.eventually(30) { h.tail(h.agentLog, 2000).components(separatedBy: "swiftlet.agent: ready: ").count >= 3 })
